@@ -1,0 +1,166 @@
+"""Run Mimic locally, or build it as a static site.
+
+    python serve.py                 # vendor the runtime if needed, serve on http://127.0.0.1:8000
+    python serve.py --port 9000 --host 0.0.0.0
+    python serve.py --build site/   # write a self-contained static site (e.g. for GitHub Pages)
+
+Standard library only, so it works on a fresh machine before anything is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import io
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import vendor  # noqa: E402
+
+# What the site is made of; nothing else in the repository is served.
+SITE_FILES = ("index.html", "pyscript.toml", "sw.js", "manifest.webmanifest")
+SITE_DIRS = ("web", "py")
+PACKAGE_ZIP = "mimic.zip"  # py/mimic as one archive, unpacked by PyScript ([files] in pyscript.toml)
+
+MIME = {
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".wasm": "application/wasm",
+    ".task": "application/octet-stream",
+    ".toml": "text/plain; charset=utf-8",
+    ".py": "text/plain; charset=utf-8",
+    ".vrm": "model/gltf-binary",
+    ".glb": "model/gltf-binary",
+    ".webmanifest": "application/manifest+json",
+    ".json": "application/json",
+    ".zip": "application/zip",
+    ".whl": "application/zip",
+}
+
+ISOLATION_HEADERS = {
+    # PyScript workers need SharedArrayBuffer, which needs cross-origin isolation.
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def package_zip() -> bytes:
+    """py/mimic zipped, so the page fetches the whole package in one request."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted((ROOT / "py" / "mimic").rglob("*.py")):
+            zf.write(path, path.relative_to(ROOT / "py").as_posix())
+    return buf.getvalue()
+
+
+def _is_served(rel: str) -> bool:
+    parts = Path(rel).parts
+    if not parts or ".." in parts or any(p.startswith(".") and p != ".stamp" for p in parts):
+        return False
+    if "__pycache__" in parts:
+        return False
+    return rel in SITE_FILES or parts[0] in SITE_DIRS
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files with the right types and isolation headers, limited to the site files."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME}
+
+    def end_headers(self) -> None:
+        for key, value in ISOLATION_HEADERS.items():
+            self.send_header(key, value)
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def send_head(self):  # noqa: ANN201 - matches the base class
+        rel = self.path.split("?", 1)[0].split("#", 1)[0].lstrip("/")
+        if rel in ("", PACKAGE_ZIP):
+            return self._send_generated(rel)
+        if not _is_served(rel):
+            self.send_error(404, "Not part of the site")
+            return None
+        return super().send_head()
+
+    def _send_generated(self, rel: str):  # noqa: ANN202
+        if rel == "":
+            self.path = "/index.html"
+            return super().send_head()
+        body = package_zip()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        if self.server.verbose:  # type: ignore[attr-defined]
+            super().log_message(format, *args)
+
+
+def build(dest: Path) -> Path:
+    """Write the static site: what serve() serves, plus mimic.zip, with no server logic."""
+    dest = dest.resolve()
+    if dest == ROOT or ROOT in dest.parents and dest.name in SITE_DIRS:
+        raise SystemExit(f"refusing to build into {dest}")
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name in SITE_FILES:
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, dest / name)
+    for top in SITE_DIRS:
+        for path in sorted((ROOT / top).rglob("*")):
+            rel = path.relative_to(ROOT).as_posix()
+            if path.is_file() and _is_served(rel) and rel != "web/vendor/.stamp":
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, dest / rel)
+    (dest / PACKAGE_ZIP).write_bytes(package_zip())
+    (dest / ".nojekyll").write_text("")  # GitHub Pages: serve files as they are
+    return dest
+
+
+def serve(host: str, port: int, verbose: bool = False) -> None:
+    handler = functools.partial(Handler, directory=str(ROOT))
+    server = http.server.ThreadingHTTPServer((host, port), handler)
+    server.verbose = verbose  # type: ignore[attr-defined]
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
+    print(f"Mimic is running at http://{shown}:{server.server_address[1]}/  (Ctrl+C to stop)",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nstopped")
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve Mimic locally or build the static site.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--build", metavar="DIR", type=Path, help="write a static site to DIR")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    try:
+        vendor.ensure()
+    except vendor.VendorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.build:
+        out = build(args.build)
+        print(f"static site written to {out}")
+        return 0
+    serve(args.host, args.port, args.verbose)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
