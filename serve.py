@@ -15,6 +15,7 @@ import http.server
 import io
 import shutil
 import sys
+import typing
 import zipfile
 from pathlib import Path
 
@@ -26,7 +27,8 @@ import vendor  # noqa: E402
 # What the site is made of; nothing else in the repository is served.
 SITE_FILES = ("index.html", "pyscript.toml", "sw.js", "manifest.webmanifest")
 SITE_DIRS = ("web", "py")
-PACKAGE_ZIP = "mimic.zip"  # py/mimic as one archive, unpacked by PyScript ([files] in pyscript.toml)
+# py/mimic as one archive, unpacked by PyScript ([files] in pyscript.toml).
+PACKAGE_ZIP = "mimic.zip"
 
 MIME = {
     ".mjs": "text/javascript",
@@ -72,7 +74,7 @@ def _is_served(rel: str) -> bool:
 class Handler(http.server.SimpleHTTPRequestHandler):
     """Static files with the right types and isolation headers, limited to the site files."""
 
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME}
+    extensions_map: typing.ClassVar[dict[str, str]] = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME}
 
     def end_headers(self) -> None:
         for key, value in ISOLATION_HEADERS.items():
@@ -80,7 +82,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
-    def send_head(self):  # noqa: ANN201 - matches the base class
+    def send_head(self):
         rel = self.path.split("?", 1)[0].split("#", 1)[0].lstrip("/")
         if rel in ("", PACKAGE_ZIP):
             return self._send_generated(rel)
@@ -89,7 +91,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             return None
         return super().send_head()
 
-    def _send_generated(self, rel: str):  # noqa: ANN202
+    def _send_generated(self, rel: str):
         if rel == "":
             self.path = "/index.html"
             return super().send_head()
@@ -100,7 +102,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         return io.BytesIO(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         if self.server.verbose:  # type: ignore[attr-defined]
             super().log_message(format, *args)
 
@@ -108,7 +110,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 def build(dest: Path) -> Path:
     """Write the static site: what serve() serves, plus mimic.zip, with no server logic."""
     dest = dest.resolve()
-    if dest == ROOT or ROOT in dest.parents and dest.name in SITE_DIRS:
+    if dest == ROOT or (ROOT in dest.parents and dest.name in SITE_DIRS):
         raise SystemExit(f"refusing to build into {dest}")
     if dest.exists():
         shutil.rmtree(dest)

@@ -9,10 +9,9 @@ proxies: JS writes the weights into `bridge.scores`, Python copies them into a n
 from __future__ import annotations
 
 import numpy as np
+from mimic.blendshapes import COUNT, NAMES
 from pyodide.ffi import create_proxy
 from pyscript import window
-
-from mimic.blendshapes import COUNT, NAMES
 
 
 class FrameLoop:

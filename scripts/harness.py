@@ -131,7 +131,7 @@ def app_server(root: Path | None = None, port: int = 0) -> Iterator[str]:
 class _PlainHandler(http.server.SimpleHTTPRequestHandler):
     """What `python -m http.server` does, minus the request log."""
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

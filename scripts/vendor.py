@@ -101,7 +101,9 @@ NPM = (
             "build/three.module.js": "three/three.module.js",
             "build/three.core.js": "three/three.core.js",
             "examples/jsm/loaders/GLTFLoader.js": "three/addons/loaders/GLTFLoader.js",
-            "examples/jsm/utils/BufferGeometryUtils.js": "three/addons/utils/BufferGeometryUtils.js",
+            "examples/jsm/utils/BufferGeometryUtils.js": (
+                "three/addons/utils/BufferGeometryUtils.js"
+            ),
             "examples/jsm/utils/SkeletonUtils.js": "three/addons/utils/SkeletonUtils.js",
         },
     ),
@@ -254,8 +256,8 @@ def ensure(quiet: bool = False, update_hashes: bool = False) -> None:
     if not update_hashes and expected and STAMP.exists() and STAMP.read_text() == _stamp_text():
         bad = verify(expected)
         if not bad:
-            _say(f"runtime ready ({len(expected)} files verified, {time.perf_counter() - t0:.2f} s)",
-                 quiet)
+            took = time.perf_counter() - t0
+            _say(f"runtime ready ({len(expected)} files verified, {took:.2f} s)", quiet)
             return
         _say(f"{len(bad)} vendored file(s) missing or changed, rebuilding", quiet)
     names = assemble(quiet)

@@ -10,8 +10,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import harness
 import pytest
+
+import harness
 
 ARTIFACTS = Path(os.environ.get("MIMIC_ARTIFACTS", harness.ROOT / "test-artifacts"))
 

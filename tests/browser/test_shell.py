@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-import harness
 import pytest
 import serve
+
+import harness
 
 
 def wait_for_bar(page, name: str, predicate, timeout_s: float = 20.0) -> float:
