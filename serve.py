@@ -74,7 +74,10 @@ def _is_served(rel: str) -> bool:
 class Handler(http.server.SimpleHTTPRequestHandler):
     """Static files with the right types and isolation headers, limited to the site files."""
 
-    extensions_map: typing.ClassVar[dict[str, str]] = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME}
+    extensions_map: typing.ClassVar[dict[str, str]] = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        **MIME,
+    }
 
     def end_headers(self) -> None:
         for key, value in ISOLATION_HEADERS.items():
