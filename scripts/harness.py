@@ -11,6 +11,7 @@ import contextlib
 import functools
 import hashlib
 import http.server
+import io
 import shutil
 import subprocess
 import sys
@@ -106,15 +107,66 @@ def write_y4m(path: Path, segments: Sequence[tuple[Path, int]], size=(640, 480),
     return path
 
 
+def _test_bundle() -> bytes:
+    """py/mimic and the core tests as one zip, for running them inside Pyodide."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for sub in ("py/mimic", "tests/core", "tests/pyodide", "scripts"):
+            for path in sorted((ROOT / sub).rglob("*.py")):
+                zf.write(path, path.relative_to(ROOT).as_posix())
+    return buf.getvalue()
+
+
+def _with_test_routes(base: type) -> type:
+    """serve.py's handler plus test-only routes, never part of the app: /__tests__/NAME serves
+    tests/pages/NAME, /__tests__/bundle.zip the core and its tests, /__node__/ node_modules."""
+
+    class TestHandler(base):
+        def send_head(self):
+            path = self.path.split("?", 1)[0]
+            if path == "/__tests__/bundle.zip":
+                return self._bytes(_test_bundle(), "application/zip")
+            if path.startswith("/__tests__/"):
+                return self._test_file(path.removeprefix("/__tests__/"))
+            if path.startswith("/__node__/"):  # dev-only packages (TF.js baseline)
+                return self._node_file(path.removeprefix("/__node__/"))
+            return super().send_head()
+
+        def _test_file(self, name: str):
+            path = (ROOT / "tests" / "pages" / name).resolve()
+            if (ROOT / "tests" / "pages") not in path.parents or not path.is_file():
+                self.send_error(404)
+                return None
+            ctype = self.extensions_map.get(path.suffix, "application/octet-stream")
+            return self._bytes(path.read_bytes(), ctype)
+
+        def _node_file(self, name: str):
+            path = (ROOT / "node_modules" / name).resolve()
+            if (ROOT / "node_modules") not in path.parents or not path.is_file():
+                self.send_error(404)
+                return None
+            ctype = self.extensions_map.get(path.suffix, "application/octet-stream")
+            return self._bytes(path.read_bytes(), ctype)
+
+        def _bytes(self, body: bytes, ctype: str):
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return io.BytesIO(body)
+
+    return TestHandler
+
+
 @contextlib.contextmanager
 def app_server(root: Path | None = None, port: int = 0) -> Iterator[str]:
-    """Serve the app (serve.py's handler) or a built site (plain static) on 127.0.0.1."""
+    """Serve the app (serve.py's handler, plus /__tests__/) or a built site on 127.0.0.1."""
     if root is None:
         sys.path.insert(0, str(ROOT))
         import serve
 
         serve.vendor.ensure(quiet=True)
-        handler = functools.partial(serve.Handler, directory=str(ROOT))
+        handler = functools.partial(_with_test_routes(serve.Handler), directory=str(ROOT))
     else:
         handler = functools.partial(_PlainHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -193,6 +245,23 @@ def wait_ready(page, timeout_ms: int = 90_000) -> None:
     error = page.locator("#error")
     if error.is_visible():
         raise AssertionError(f"the page showed an error: {error.text_content()}")
+
+
+def pyodide_page(browser_, url: str, packages: Sequence[str] = ("numpy",)):
+    """A page running plain Pyodide with the core library and its tests unpacked."""
+    page = browser_.new_page()
+    page.goto(f"{url}/__tests__/runner.html?packages={','.join(packages)}")
+    page.wait_for_function("window.pyodideReady || window.pyodideError", timeout=120_000)
+    error = page.evaluate("window.pyodideError || null")
+    if error:
+        raise RuntimeError(f"Pyodide did not start: {error}")
+    return page
+
+
+def run_python(page, code: str):
+    """Run Python in the runner page; the last expression's value comes back (JSON-able)."""
+    return page.evaluate("code => window.runPython(code).then(v => v && v.toJs ? "
+                         "v.toJs({dict_converter: Object.fromEntries}) : v)", code)
 
 
 def bar_value(page, name: str) -> float:
