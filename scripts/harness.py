@@ -137,7 +137,7 @@ def _with_test_routes(base: type) -> type:
             if (ROOT / "tests" / "pages") not in path.parents or not path.is_file():
                 self.send_error(404)
                 return None
-            ctype = self.extensions_map.get(path.suffix, "application/octet-stream")
+            ctype = self.guess_type(str(path))
             return self._bytes(path.read_bytes(), ctype)
 
         def _node_file(self, name: str):
@@ -145,7 +145,7 @@ def _with_test_routes(base: type) -> type:
             if (ROOT / "node_modules") not in path.parents or not path.is_file():
                 self.send_error(404)
                 return None
-            ctype = self.extensions_map.get(path.suffix, "application/octet-stream")
+            ctype = self.guess_type(str(path))
             return self._bytes(path.read_bytes(), ctype)
 
         def _bytes(self, body: bytes, ctype: str):
