@@ -53,12 +53,16 @@ ISOLATION_HEADERS = {
 }
 
 
+PACKAGES = ("mimic", "studio")  # under py/: the core library and the page's views
+
+
 def package_zip() -> bytes:
-    """py/mimic zipped, so the page fetches the whole package in one request."""
+    """py/mimic and py/studio zipped, so the page fetches all its Python in one request."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted((ROOT / "py" / "mimic").rglob("*.py")):
-            zf.write(path, path.relative_to(ROOT / "py").as_posix())
+        for package in PACKAGES:
+            for path in sorted((ROOT / "py" / package).rglob("*.py")):
+                zf.write(path, path.relative_to(ROOT / "py").as_posix())
     return buf.getvalue()
 
 

@@ -1,41 +1,61 @@
-"""Page entry point: attaches Python to the per-frame camera loop run by web/boot.js.
+"""Page entry point: opens storage, restores clips and the active model, builds the views
+and attaches the per-frame path to the camera loop run by web/boot.js.
 
-JS owns the browser APIs (camera, MediaPipe); Python owns what is done with each frame.
-The two share Float32Arrays created once, so a frame crosses the bridge without creating
-proxies: JS writes the weights into `bridge.scores`, Python copies them into a numpy buffer
-(assign_to) and writes what the bars show back into `bridge.display`.
+JS owns the browser APIs (camera, MediaPipe, IndexedDB, the training worker); Python owns
+what is done with them. Frames cross the bridge through Float32Arrays created once.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from mimic.blendshapes import COUNT, NAMES
 from pyodide.ffi import create_proxy
 from pyscript import window
 
-
-class FrameLoop:
-    """Holds the per-frame buffers so nothing is allocated while the camera runs."""
-
-    def __init__(self, bridge: object) -> None:
-        self.bridge = bridge
-        self.scores_js = bridge.scores
-        self.display_js = bridge.display
-        self.frame = np.zeros(COUNT, np.float32)
-        self.has_face = False
-
-    def on_frame(self, t_ms: float, has_face: bool) -> None:
-        self.has_face = has_face
-        if has_face:
-            self.scores_js.assign_to(self.frame)
-        self.display_js.assign(self.frame)
+from studio.app import App, setup_tabs
+from studio.dom import by_id
+from studio.live import LiveView
+from studio.record import RecordView
+from studio.storage import Storage
+from studio.train import TrainView
 
 
-def main() -> None:
+async def restore(app: App, record: RecordView) -> None:
+    """Bring back what the user made in earlier visits; never block the camera on it."""
+    storage = app.storage
+    status = await storage.store.persist()
+    if not status.persisted:
+        print("storage is best-effort: the browser may evict it under pressure")
+    for clip, calibration in await storage.load_clips():
+        app.clips.append(clip)
+        if calibration:
+            app.calibration_ids.add(clip.take_id)
+    app.models = await storage.load_models()
+    active = await storage.get_setting("active_model")
+    chosen = next((m for m in app.models if m.id == active), None)
+    if chosen is not None:
+        try:
+            app.use_model(chosen)
+        except ValueError as exc:
+            by_id("train-note").textContent = f"The saved model could not be loaded: {exc}"
+    await record.start()
+    app.changed()
+
+
+async def main() -> None:
     bridge = window.mimicBridge
-    loop = FrameLoop(bridge)
-    window.mimicPy = create_proxy({"names": list(NAMES)})
-    bridge.attachPython(create_proxy(loop.on_frame))
+    try:
+        store = await bridge.openStore()
+    except Exception as exc:
+        bridge.fail(str(getattr(exc, "message", exc)))
+        return
+    app = App(bridge, Storage(store))
+    setup_tabs()
+    record = RecordView(app)
+    TrainView(app)
+    LiveView(app)
+    window.mimicApp = create_proxy(app)  # for tests and the console
+    bridge.attachPython(create_proxy(app.on_frame))
+    await restore(app, record)
+    window.document.body.dataset.restored = "true"
 
 
-main()
+await main()  # noqa: F704 - PyScript runs this module with top-level await

@@ -1,47 +1,37 @@
 // Page start-up: cross-origin isolation, loading progress, camera + face tracking, and the
-// bridge through which Python takes each frame. Python owns the logic; this file only
+// per-frame loop that hands each frame to Python. Python owns the logic; this file only
 // calls the browser APIs and JS libraries Python cannot call cheaply.
 import { Loading } from "./loading.js";
 import { Bars } from "./bars.js";
 import { startCamera, createLandmarker, CameraError } from "./camera.js";
-import { BLENDSHAPE_COUNT, ensureIsolation } from "./platform.js";
+import { ensureIsolation } from "./platform.js";
+import { createBridge, FrameTimer } from "./bridge.js";
 
 const $ = (id) => document.getElementById(id);
 const loading = new Loading($("loading"), $("progress-fill"), $("status"));
-
-// Shared with Python: JS writes the 52 weights of the latest frame into `scores`,
-// Python reads them (assign_to) and writes what the bars show into `display`.
-const bridge = {
-  scores: new Float32Array(BLENDSHAPE_COUNT),
-  display: new Float32Array(BLENDSHAPE_COUNT),
-  names: [],
-  onFrame: null, // Python callable (t_ms, has_face) -> None, set by attachPython
-  stats: { frames: 0, faceFrames: 0, pythonFrames: 0, fps: 0, pythonUs: 0, started: performance.now() },
-  attachPython(onFrame) {
-    this.onFrame = onFrame;
-    loading.done("python");
-    $("bars-source").textContent = "from Python";
-    document.body.dataset.python = "ready";
-  },
-  fail(message) {
-    showError(message);
-  },
-};
-window.mimicBridge = bridge;
 
 function showError(message) {
   const box = $("error");
   box.textContent = message; // never HTML: messages may carry user or file text
   box.hidden = false;
-  loading.fail(message);
+  if (!loading.finished) loading.fail(message);
 }
+
+const bridge = createBridge({
+  onPythonReady() {
+    loading.done("python");
+    $("bars-source").textContent = "from Python";
+    document.body.dataset.python = "ready";
+  },
+  showError,
+});
+window.mimicBridge = bridge;
 
 async function main() {
   if (!(await ensureIsolation())) return; // the page is reloading under the service worker
   loading.watchResources();
   import("./vendor/pyscript/core.js"); // boots Python in parallel with the camera
   const video = $("camera");
-  const bars = new Bars($("bars"));
   let landmarker;
   try {
     const [stream, lm] = await Promise.all([
@@ -55,16 +45,19 @@ async function main() {
     return;
   }
   document.body.dataset.camera = "live";
-  runLoop(video, landmarker, bars);
+  runLoop(video, landmarker, new Bars($("bars")));
 }
 
 function runLoop(video, landmarker, bars) {
   const stats = bridge.stats;
   const faceNote = $("face-note");
+  const perf = $("perf");
+  const timer = new FrameTimer(30); // about one second of frames
   let windowStart = performance.now();
   let windowFrames = 0;
   const step = (now) => {
     const hasFace = landmarker.detect(video, now, bridge.scores);
+    if (hasFace) bridge.matrix.set(landmarker.matrix);
     stats.frames += 1;
     windowFrames += 1;
     if (hasFace) stats.faceFrames += 1;
@@ -77,13 +70,20 @@ function runLoop(video, landmarker, bars) {
     if (bridge.onFrame) {
       const t0 = performance.now();
       bridge.onFrame(now, hasFace);
-      stats.pythonUs = (performance.now() - t0) * 1000;
+      const us = (performance.now() - t0) * 1000;
+      stats.pythonUs = us;
+      timer.add(us);
       stats.pythonFrames += 1;
       shown = bridge.display;
+      bridge.drawPredictions();
     }
     bars.update(shown, hasFace);
     if (now - windowStart >= 1000) {
       stats.fps = (windowFrames * 1000) / (now - windowStart);
+      stats.pythonMedianUs = timer.median();
+      perf.textContent = bridge.onFrame
+        ? `Python ${Math.round(stats.pythonMedianUs)} µs/frame · ${stats.fps.toFixed(0)} fps`
+        : "";
       windowStart = now;
       windowFrames = 0;
     }

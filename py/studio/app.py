@@ -1,0 +1,126 @@
+"""The studio's state and its per-frame path.
+
+`on_frame` runs for every camera frame, so it only copies the frame in, feeds the recorder
+or the playback, runs the live pipeline and copies the result out, all on buffers made
+once. Everything else (views, storage, training) is event-driven and lives in the views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import js
+import numpy as np
+
+from mimic.blendshapes import COUNT
+from mimic.clips import Clip
+from mimic.pipeline import LivePipeline
+from mimic.recording import Recorder
+from studio.dom import by_id, on
+from studio.storage import ModelRecord, Storage
+
+TABS = ("record", "train", "live")
+
+
+def new_session_id() -> str:
+    """One id per page visit: clips of one sitting share lighting and camera placement."""
+    return datetime.now(UTC).strftime("s%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+class App:
+    def __init__(self, bridge: Any, storage: Storage) -> None:
+        self.bridge = bridge
+        self.storage = storage
+        self.session_id = new_session_id()
+        self.frame = np.zeros(COUNT, np.float32)
+        self.scores_js = bridge.scores
+        self.display_js = bridge.display
+        self.recorder = Recorder()
+        self.clips: list[Clip] = []
+        self.calibration_ids: set[str] = set()
+        self.models: list[ModelRecord] = []
+        self.active_model_id: str | None = None
+        self.pipeline: LivePipeline | None = None
+        self.pred_js: Any = None
+        self.playback: tuple[Clip, float] | None = None
+        self.listeners: list[Any] = []  # views that want to hear about data changes
+
+    # per frame ---------------------------------------------------------------
+    def on_frame(self, t_ms: float, has_face: bool) -> None:
+        frame = self.frame
+        if has_face:
+            self.scores_js.assign_to(frame)
+        if self.recorder.active:
+            self.recorder.add(frame, t_ms, has_face)
+        if self.playback is not None:
+            self._play(t_ms)
+        else:
+            self.display_js.assign(frame)
+        if self.pipeline is not None and has_face:
+            self.pred_js.assign(self.pipeline.step(frame, t_ms * 0.001))
+
+    def _play(self, t_ms: float) -> None:
+        clip, start = self.playback
+        if start < 0:
+            self.playback = (clip, t_ms)
+            start = t_ms
+        i = int(np.searchsorted(clip.timestamps, (t_ms - start) * 0.001))
+        if i >= len(clip.frames):
+            self.playback = None
+            return
+        self.display_js.assign(clip.frames[i])
+
+    def play(self, clip: Clip) -> None:
+        self.playback = (clip, -1.0)
+
+    # models ------------------------------------------------------------------
+    def active_model(self) -> ModelRecord | None:
+        return next((m for m in self.models if m.id == self.active_model_id), None)
+
+    def use_model(self, record: ModelRecord | None, model: Any = None) -> None:
+        """Switch the live path to `record` (already stored); None turns predictions off."""
+        from mimic import modelfile
+
+        if record is None:
+            self.pipeline = None
+            self.active_model_id = None
+            self.pred_js = self.bridge.setPredictionLayout([], [])
+            return
+        model = model or modelfile.loads(record.data)
+        calib = self.session_calibration()
+        if calib is not None:
+            model.calibrate(calib.frames)
+        pipeline = LivePipeline(model, record.cleanup)
+        self.pred_js = self.bridge.setPredictionLayout(list(pipeline.names), pipeline.groups)
+        self.pipeline = pipeline
+        self.active_model_id = record.id
+
+    def session_calibration(self) -> Clip | None:
+        """This visit's neutral calibration clip, if the user recorded one."""
+        mine = [c for c in self.clips
+                if c.take_id in self.calibration_ids and c.session_id == self.session_id]
+        return mine[-1] if mine else None
+
+    def changed(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+
+def setup_tabs() -> None:
+    def select(name: str) -> None:
+        for tab in TABS:
+            chosen = tab == name
+            by_id(f"tab-{tab}").setAttribute("aria-selected", "true" if chosen else "false")
+            by_id(f"view-{tab}").hidden = not chosen
+        js.document.body.dataset.view = name
+
+    for tab in TABS:
+        on(by_id(f"tab-{tab}"), "click", lambda _e, t=tab: select(t))
+    select("record")
+
+
+async def sleep_frames(seconds: float) -> None:
+    await asyncio.sleep(seconds)

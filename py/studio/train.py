@@ -1,0 +1,319 @@
+"""Train view: training in a worker with live progress and loss curve, the held-out
+evaluation (per-target scores, confusion heatmap, plain-language hints), and the list of
+stored models (use, rename, export as .mimic or TF.js, delete, import)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from pathlib import PurePath
+from typing import Any
+
+import js
+from pyodide.ffi import create_proxy, to_js
+
+from mimic import modelfile
+from mimic.clips import dump_clips
+from mimic.trainjob import check_trainable
+from studio.app import App
+from studio.dom import by_id, clear, el, on, toast
+from studio.storage import ModelRecord
+
+
+def _bytes_js(data: bytes) -> Any:
+    return to_js(memoryview(data))
+
+
+class TrainView:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.losses: list[float] = []
+        self.training = False
+        app.listeners.append(self.refresh)
+        on(by_id("btn-train"), "click", lambda _e: self.train())
+        on(by_id("import-model"), "change", self.import_model)
+
+    def refresh(self) -> None:
+        button = by_id("btn-train")
+        try:
+            check_trainable(self.app.clips)
+            button.disabled = self.training
+            by_id("train-note").textContent = (
+                f"{len(self.app.clips)} clips ready. Training takes a few seconds; "
+                "the camera keeps running.")
+        except ValueError as exc:
+            button.disabled = True
+            by_id("train-note").textContent = str(exc)
+        self.render_models()
+
+    # training ----------------------------------------------------------------
+    async def train(self) -> None:
+        if self.training:
+            return
+        app = self.app
+        self.training = True
+        self.losses = []
+        by_id("btn-train").disabled = True
+        bar = by_id("train-progress")
+        bar.hidden = False
+        by_id("loss-curve").hidden = False
+        by_id("loss-line").setAttribute("points", "")
+        js.document.body.dataset.training = "running"
+        self.progress(0.0, "Loading scikit-learn for training…", None)
+        on_progress = create_proxy(self.progress)
+        try:
+            data = dump_clips(app.clips)
+            result = await app.bridge.train(_bytes_js(data), None, on_progress)
+            model_bytes = result.model.to_bytes()
+            summary = json.loads(result.summary)
+        except Exception as exc:
+            by_id("train-note").textContent = f"Training failed: {exc}"
+            js.document.body.dataset.training = "failed"
+            return
+        finally:
+            on_progress.destroy()
+            self.training = False
+            self.refresh()
+        record = ModelRecord(
+            id=secrets.token_hex(6),
+            name=f"Model {datetime.now().strftime('%b %d %H:%M')}",
+            created_at=summary["created_at"], data=model_bytes, summary=summary)
+        await app.storage.put_model(record)  # stored first; only then does it go live
+        app.models.append(record)
+        app.use_model(record)
+        await app.storage.set_setting("active_model", record.id)
+        self.progress(1.0, "Trained", None)
+        self.show_report(summary)
+        js.document.body.dataset.training = "done"
+        app.changed()
+
+    def progress(self, fraction: float, message: str, loss: float | None) -> None:
+        pct = round(100 * max(0.0, min(1.0, float(fraction))))
+        by_id("train-fill").style.width = f"{pct}%"
+        by_id("train-progress").setAttribute("aria-valuenow", str(pct))
+        if message:
+            by_id("train-note").textContent = str(message)
+        if loss is not None and loss == loss:  # skip NaN
+            self.losses.append(float(loss))
+            self.draw_losses()
+
+    def draw_losses(self) -> None:
+        ys = self.losses
+        if len(ys) < 2:
+            return
+        lo, hi = min(ys), max(ys)
+        span = (hi - lo) or 1.0
+        n = len(ys) - 1
+        points = " ".join(f"{300 * i / n:.1f},{95 - 90 * (y - lo) / span:.1f}"
+                          for i, y in enumerate(ys))
+        by_id("loss-line").setAttribute("points", points)
+
+    # evaluation --------------------------------------------------------------
+    def show_report(self, summary: dict[str, Any]) -> None:
+        box = by_id("evaluation")
+        report = summary.get("report")
+        box.hidden = False
+        if not report:
+            by_id("eval-summary").textContent = (
+                "Not enough takes to hold some out: record at least two takes of each target "
+                "to see how well the model does on takes it has not seen.")
+            clear(by_id("per-target"))
+            clear(by_id("confusion"))
+            clear(by_id("eval-hints"))
+            return
+        render_report(report, summary)
+
+    # models ------------------------------------------------------------------
+    def render_models(self) -> None:
+        ul = by_id("model-list")
+        clear(ul)
+        for m in reversed(self.app.models):
+            active = m.id == self.app.active_model_id
+            li = el("li", data_model=m.id, data_active="true" if active else "false")
+            li.append(el("span", m.name, cls="m-name"))
+            li.append(el("span", model_meta(m), cls="m-meta"))
+            actions = (("Use", self.use), ("Report", self.report), ("Rename", self.rename),
+                       ("Export", self.export), ("Export TF.js", self.export_tfjs),
+                       ("Delete", self.delete))
+            for text, handler in actions:
+                if text == "Use" and active:
+                    continue
+                b = el("button", text, cls="small secondary", data_action=text.lower())
+                on(b, "click", lambda _e, rec=m, h=handler: h(rec))
+                li.append(b)
+            ul.append(li)
+
+    async def use(self, record: ModelRecord) -> None:
+        self.app.use_model(record)
+        await self.app.storage.set_setting("active_model", record.id)
+        self.app.changed()
+
+    def report(self, record: ModelRecord) -> None:
+        self.show_report(record.summary)
+
+    async def rename(self, record: ModelRecord) -> None:
+        name = js.prompt("Name this model", record.name)
+        if name is None or not str(name).strip():
+            return
+        old, record.name = record.name, str(name).strip()[:80]
+        try:
+            await self.app.storage.put_model(record)
+        except Exception:
+            record.name = old
+            raise
+        self.render_models()
+
+    def export(self, record: ModelRecord) -> None:
+        self.app.bridge.download(f"{safe_name(record.name)}.mimic", _bytes_js(with_cleanup(record)))
+
+    def export_tfjs(self, record: ModelRecord) -> None:
+        from mimic.tfjs import export_layers
+
+        model = modelfile.loads(record.data)
+        model_json, weights = export_layers(
+            model.dense_layers(), 52, outputs_meta={"targets": list(model.targets_.names)},
+            weights_path="model.weights.bin")
+        self.app.bridge.download("model.json", json.dumps(model_json, indent=1),
+                                 "application/json")
+        self.app.bridge.download("model.weights.bin", _bytes_js(weights))
+
+    async def delete(self, record: ModelRecord) -> None:
+        if not js.confirm(f"Delete {record.name}? Export it first to keep a copy."):
+            return
+        await self.app.storage.delete_model(record.id)
+        self.app.models.remove(record)
+        if record.id == self.app.active_model_id:
+            self.app.use_model(None)
+            await self.app.storage.set_setting("active_model", None)
+        toast(f"Deleted {record.name}.")
+        self.app.changed()
+
+    async def import_model(self, event: Any) -> None:
+        files = list(event.target.files)
+        event.target.value = ""
+        try:
+            record, model = await read_model_files(files)
+        except (ValueError, UnicodeDecodeError) as exc:
+            by_id("train-note").textContent = f"Nothing was imported: {exc}"
+            return
+        await self.app.storage.put_model(record)
+        self.app.models.append(record)
+        self.app.use_model(record, model)
+        await self.app.storage.set_setting("active_model", record.id)
+        by_id("train-note").textContent = f"Imported {record.name}."
+        self.app.changed()
+
+
+def model_meta(m: ModelRecord) -> str:
+    report = (m.summary or {}).get("report") or {}
+    acc = report.get("expression_accuracy")
+    score = f" · held-out accuracy {acc:.0%}" if isinstance(acc, float) else ""
+    return f"{m.created_at[:16].replace('T', ' ')}{score}"
+
+
+def safe_name(name: str) -> str:
+    keep = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name)
+    return keep.strip("-") or "model"
+
+
+def with_cleanup(record: ModelRecord) -> bytes:
+    """The model file with the user's current clean-up settings written into its header."""
+    if record.cleanup is None:
+        return record.data
+    header, arrays = modelfile.unpack(record.data)
+    header["cleanup"] = record.cleanup
+    return modelfile.pack(header, arrays)
+
+
+async def read_model_files(files: list[Any]) -> tuple[ModelRecord, Any]:
+    """A .mimic file, or a TF.js model.json with its weight files; validated completely."""
+    by_name = {str(f.name): (await f.arrayBuffer()).to_bytes() for f in files}
+    jsons = [n for n in by_name if n.lower().endswith(".json")]
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    if jsons:
+        from mimic.model import ExpressionModel
+
+        from mimic.tfjs import import_layers
+
+        weights = {n: b for n, b in by_name.items() if not n.lower().endswith(".json")}
+        layers, _input_dim, meta = import_layers(by_name[jsons[0]].decode("utf-8"), weights)
+        names = (meta or {}).get("targets")
+        model = ExpressionModel.from_dense_layers(layers, names)
+        data = modelfile.dumps(model)
+        name = PurePath(jsons[0]).stem
+    else:
+        if len(by_name) != 1:
+            raise ValueError("choose one .mimic file, or a TF.js model.json with its .bin files")
+        fname, data = next(iter(by_name.items()))
+        model = modelfile.loads(data)
+        name = PurePath(fname).stem
+    header, _ = modelfile.unpack(data)
+    record = ModelRecord(id=secrets.token_hex(6), name=name[:80], created_at=now, data=data,
+                         summary={"imported": True, "report": header.get("report")},
+                         cleanup=header.get("cleanup"))
+    return record, model
+
+
+def render_report(report: dict[str, Any], summary: dict[str, Any]) -> None:
+    acc = report.get("expression_accuracy")
+    f1 = report.get("macro_f1")
+    parts = []
+    if isinstance(acc, (int, float)):
+        parts.append(f"Expressions: {acc:.0%} of held-out frames right (macro-F1 {f1:.2f}).")
+    for key, label in (("mouth_mae", "Mouth"), ("eyes_mae", "Eyes")):
+        if isinstance(report.get(key), (int, float)):
+            parts.append(f"{label}: mean error {report[key]:.3f}.")
+    parts.append(f"Held out {summary.get('heldout_clips', 0)} of {summary.get('clips', 0)} "
+                 "clips (whole takes).")
+    by_id("eval-summary").textContent = " ".join(parts)
+    hints = by_id("eval-hints")
+    clear(hints)
+    for hint in report.get("hints", []):
+        hints.append(el("li", hint))
+    render_per_target(report)
+    render_confusion(report)
+
+
+def render_per_target(report: dict[str, Any]) -> None:
+    table = by_id("per-target")
+    clear(table)
+    per = report.get("per_target") or {}
+    head = el("tr")
+    for text in ("Target", "Score", "Metric"):
+        head.append(el("th", text))
+    table.append(head)
+    for name, row in per.items():
+        tr = el("tr", data_target=name)
+        tr.append(el("td", name))
+        value = row.get("value") if isinstance(row, dict) else row
+        metric = row.get("metric", "") if isinstance(row, dict) else ""
+        tr.append(el("td", f"{value:.2f}" if isinstance(value, (int, float)) else "-"))
+        tr.append(el("td", metric))
+        table.append(tr)
+
+
+def render_confusion(report: dict[str, Any]) -> None:
+    """Rows: true expression; columns: predicted; cell shade: share of the row."""
+    table = by_id("confusion")
+    clear(table)
+    labels = report.get("confusion_labels") or []
+    matrix = report.get("confusion") or []
+    if not labels:
+        return
+    head = el("tr")
+    head.append(el("th", "true \\ predicted"))
+    for name in labels:
+        head.append(el("th", name, scope="col"))
+    table.append(head)
+    for name, row in zip(labels, matrix, strict=False):
+        tr = el("tr", data_true=name)
+        tr.append(el("th", name, scope="row"))
+        total = sum(row) or 1
+        for value in row:
+            share = value / total
+            td = el("td", str(value), data_share=f"{share:.3f}")
+            td.style.background = f"rgba(110, 231, 183, {0.08 + 0.85 * share:.3f})"
+            td.style.color = "#0b0d10" if share > 0.5 else "inherit"
+            tr.append(td)
+        table.append(tr)

@@ -1,0 +1,102 @@
+// What Python calls on the page: shared per-frame buffers, storage, training worker,
+// downloads. Created once at start; Python keeps references, so frames cross the bridge
+// without creating proxies.
+import { BLENDSHAPE_COUNT } from "./platform.js";
+import { PredBars } from "./bars.js";
+import { Store } from "./store.js";
+
+export function createBridge({ onPythonReady, showError }) {
+  const predBars = new PredBars(document.getElementById("pred-bars"));
+  let worker = null;
+  let jobId = 0;
+  const jobs = new Map();
+
+  const bridge = {
+    scores: new Float32Array(BLENDSHAPE_COUNT),
+    display: new Float32Array(BLENDSHAPE_COUNT),
+    matrix: new Float32Array(16),
+    pred: new Float32Array(0), // [raw..., clean...] for the active model
+    predActive: false,
+    names: [],
+    onFrame: null, // Python callable (t_ms, has_face) -> None
+    stats: { frames: 0, faceFrames: 0, pythonFrames: 0, fps: 0, pythonUs: 0, pythonMedianUs: 0 },
+
+    attachPython(onFrame) {
+      this.onFrame = onFrame;
+      onPythonReady();
+    },
+    fail(message) {
+      showError(message);
+    },
+    setPredictionLayout(names, groups) {
+      const n = names.length;
+      this.pred = new Float32Array(2 * n);
+      predBars.build(Array.from(names), Array.from(groups));
+      this.predActive = n > 0;
+      return this.pred;
+    },
+    drawPredictions() {
+      if (this.predActive) predBars.update(this.pred);
+    },
+    openStore: () => Store.open(),
+    download(filename, data, mime = "application/octet-stream") {
+      const blob = new Blob([data], { type: mime });
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = filename;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    },
+    // Train in a worker; onProgress(fraction, message, loss) is called from the worker.
+    train(clips, options, onProgress) {
+      if (!worker) {
+        worker = new Worker(new URL("./trainer.js", import.meta.url), { type: "module" });
+        worker.onmessage = (e) => {
+          const msg = e.data;
+          const job = jobs.get(msg.id) || (msg.id === undefined ? [...jobs.values()][0] : null);
+          if (!job) return;
+          if (msg.type === "progress") job.onProgress(msg.fraction, msg.message, msg.loss);
+          else if (msg.type === "done") { jobs.delete(msg.id); job.resolve({ model: msg.model, summary: msg.summary }); }
+          else if (msg.type === "error") { jobs.delete(msg.id); job.reject(new Error(msg.message)); }
+        };
+        worker.onerror = (e) => {
+          for (const job of jobs.values()) job.reject(new Error(e.message || "the training worker failed"));
+          jobs.clear();
+          worker = null;
+        };
+      }
+      const id = ++jobId;
+      return new Promise((resolve, reject) => {
+        jobs.set(id, { resolve, reject, onProgress });
+        const copy = new Uint8Array(clips);
+        worker.postMessage({ id, clips: copy, options: options ? JSON.parse(JSON.stringify(options)) : {} }, [copy.buffer]);
+      });
+    },
+  };
+  return bridge;
+}
+
+// Median of the last second of Python frame times, for the overlay.
+export class FrameTimer {
+  constructor(size = 64) {
+    this.values = new Float64Array(size);
+    this.sorted = new Float64Array(size);
+    this.n = 0;
+    this.i = 0;
+  }
+  add(us) {
+    this.values[this.i] = us;
+    this.i = (this.i + 1) % this.values.length;
+    if (this.n < this.values.length) this.n++;
+  }
+  median() {
+    if (!this.n) return 0;
+    const s = this.sorted.subarray(0, this.n);
+    s.set(this.values.subarray(0, this.n));
+    s.sort();
+    return s[this.n >> 1];
+  }
+  reset() { this.n = 0; this.i = 0; }
+}

@@ -1,0 +1,45 @@
+// Training runs in this worker so the camera and bars keep running on the page.
+// It boots its own Pyodide with scikit-learn (loaded only when the user trains), unpacks
+// the mimic package, and hands the work to Python (mimic.trainjob); this file only relays.
+import { loadPyodide } from "./vendor/pyodide/pyodide.mjs";
+
+let pyodide = null;
+
+async function boot() {
+  const indexURL = new URL("./vendor/pyodide/", import.meta.url).href;
+  postMessage({ type: "progress", fraction: 0, message: "Starting Python for training" });
+  pyodide = await loadPyodide({ indexURL });
+  await pyodide.loadPackage(["numpy", "scikit-learn"], {
+    messageCallback: (m) => postMessage({ type: "progress", fraction: 0, message: m }),
+    errorCallback: (m) => postMessage({ type: "log", message: m }),
+  });
+  const zip = await fetch(new URL("../mimic.zip", import.meta.url));
+  if (!zip.ok) throw new Error(`mimic.zip answered ${zip.status}`);
+  pyodide.unpackArchive(await zip.arrayBuffer(), "zip", { extractDir: "/home/pyodide/lib" });
+  pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/lib')");
+}
+
+self.onmessage = async (event) => {
+  const { id, clips, options } = event.data;
+  try {
+    if (!pyodide) await boot();
+    const report = (fraction, message, loss) =>
+      postMessage({ type: "progress", id, fraction, message, loss: loss ?? null });
+    pyodide.globals.set("_clips", clips);
+    pyodide.globals.set("_options", JSON.stringify(options || {}));
+    pyodide.globals.set("_report", report);
+    await pyodide.runPythonAsync(`
+import json
+from pyodide.ffi import to_js
+from mimic.trainjob import train_bundle
+_model, _summary = train_bundle(_clips.to_bytes(), json.loads(_options), _report)
+_model_js = to_js(memoryview(_model))
+_summary_json = json.dumps(_summary)
+`);
+    const bytes = pyodide.globals.get("_model_js");
+    const summary = pyodide.globals.get("_summary_json");
+    postMessage({ type: "done", id, model: bytes, summary }, [bytes.buffer]);
+  } catch (err) {
+    postMessage({ type: "error", id, message: String(err.message || err) });
+  }
+};
