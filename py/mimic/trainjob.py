@@ -11,10 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from mimic import modelfile
 from mimic.clips import Clip, load_clips
-from mimic.evaluate import evaluate, split_by_take
-from mimic.model import ExpressionModel
 from mimic.targets import TargetSet
 
 Progress = Callable[[float, str, float | None], Any]
@@ -27,11 +24,11 @@ class TrainingError(ValueError):
 def check_trainable(clips: list[Clip]) -> TargetSet:
     if not clips:
         raise TrainingError("Record some clips first: at least neutral and one expression.")
-    targets = TargetSet.from_labels(label for c in clips for label in c.labels)
-    if len(targets.names) < 2:
+    recorded = {label for c in clips for label in c.labels}
+    if len(recorded) < 2:
         raise TrainingError("Record at least two different targets (for example neutral and "
                             "happy) so the model has something to tell apart.")
-    return targets
+    return TargetSet.from_labels(recorded)
 
 
 def _scaled(progress: Progress | None, lo: float, hi: float) -> Progress | None:
@@ -41,8 +38,12 @@ def _scaled(progress: Progress | None, lo: float, hi: float) -> Progress | None:
 
 
 def train_clips(clips: list[Clip], options: dict[str, Any] | None = None,
-                progress: Progress | None = None) -> tuple[ExpressionModel, dict[str, Any]]:
+                progress: Progress | None = None) -> tuple[Any, dict[str, Any]]:
     """Evaluate on held-out takes, then fit the final model on all clips."""
+    # Imported here: the page's main thread checks clips with this module but never trains.
+    from mimic.evaluate import evaluate, split_by_take
+    from mimic.model import ExpressionModel
+
     options = dict(options or {})
     targets = check_trainable(clips)
     report: dict[str, Any] | None = None
@@ -67,5 +68,7 @@ def train_clips(clips: list[Clip], options: dict[str, Any] | None = None,
 def train_bundle(data: bytes, options: dict[str, Any] | None = None,
                  progress: Progress | None = None) -> tuple[bytes, dict[str, Any]]:
     """The worker's entry point: a clips file in, a model file and its summary out."""
+    from mimic import modelfile
+
     model, summary = train_clips(load_clips(data), options, progress)
     return modelfile.dumps(model), summary

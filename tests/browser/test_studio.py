@@ -1,0 +1,161 @@
+"""The studio end to end in headless Chromium: record from the fake camera, train,
+evaluate, predict live, reload, export and re-import, refuse corrupted files.
+
+The fake camera plays a loop alternating the smiling astronaut and the neutral faces,
+each for SEGMENT_S seconds; the test starts each take just after the face it wants
+appears (read from the live smile bar), so every clip holds the intended face.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import harness
+import pytest
+
+SEGMENT_S = 6
+FPS = 10
+
+
+@pytest.fixture(scope="module")
+def alternating_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("studio") / "alternating.y4m"
+    smile = harness.astronaut_png()
+    frames = SEGMENT_S * FPS
+    segments = [(smile, frames), (harness.NEUTRAL_FACES[0], frames),
+                (smile, frames), (harness.NEUTRAL_FACES[1], frames)]
+    return harness.write_y4m(out, segments, size=(320, 240), fps=FPS)
+
+
+def smile(page) -> float:
+    return harness.bar_value(page, "mouthSmileLeft")
+
+
+def wait_for_face(page, smiling: bool, timeout_s: float = 40.0) -> None:
+    """Block until the other face has been showing and the wanted one just appeared."""
+    def showing() -> bool:
+        v = smile(page)
+        return v > 0.5 if smiling else v < 0.1
+
+    deadline = time.monotonic() + timeout_s
+    while showing():  # wait for the wanted face to go, so we catch its start
+        assert time.monotonic() < deadline, "the fake camera stopped alternating"
+        time.sleep(0.1)
+    while not showing():
+        assert time.monotonic() < deadline, "the wanted face never appeared"
+        time.sleep(0.1)
+
+
+def record(page, target: str, smiling: bool) -> None:
+    before = page.locator("#clip-list li").count()
+    wait_for_face(page, smiling)
+    page.click(f'button[data-record="{target}"]')
+    page.wait_for_function(f"document.querySelectorAll('#clip-list li').length > {before}",
+                           timeout=20_000)
+
+
+def clip_count(page) -> int:
+    return page.locator("#clip-list li").count()
+
+
+def pred(page, name: str) -> float:
+    return float(page.get_attribute(f'.pred[data-name="{name}"]', "aria-valuenow"))
+
+
+def wait_pred(page, name: str, predicate, timeout_s: float = 30.0) -> float:
+    deadline = time.monotonic() + timeout_s
+    value = float("nan")
+    while time.monotonic() < deadline:
+        value = pred(page, name)
+        if predicate(value):
+            return value
+        time.sleep(0.1)
+    return value
+
+
+def test_record_train_predict_reload_export_import(app_url, alternating_video, open_page,
+                                                   artifacts, tmp_path):
+    p = open_page(app_url, alternating_video)
+    page = p.page
+    page.on("dialog", lambda d: d.accept())
+    harness.wait_ready(page)
+    page.wait_for_function("document.body.dataset.restored === 'true'")
+    page.fill("#rec-seconds", "1.5")
+    assert page.locator('tr[data-target="happy"]').get_attribute("data-missing") == "true"
+
+    for _ in range(2):
+        record(page, "happy", smiling=True)
+        record(page, "neutral", smiling=False)
+    assert clip_count(page) == 4
+    assert page.locator('tr[data-target="happy"] td').nth(1).text_content() == "2"
+    assert page.locator('tr[data-target="happy"]').get_attribute("data-missing") == "false"
+    page.screenshot(path=str(artifacts / "studio-record.png"))
+
+    # Train: the page stays live (camera frames keep coming) while the worker trains.
+    page.click("#tab-train")
+    frames_before = page.evaluate("window.mimicBridge.stats.frames")
+    page.click("#btn-train")
+    page.wait_for_function("document.body.dataset.training === 'done' || "
+                           "document.body.dataset.training === 'failed'", timeout=120_000)
+    assert page.evaluate("document.body.dataset.training") == "done", \
+        page.text_content("#train-note")
+    assert page.evaluate("window.mimicBridge.stats.frames") > frames_before + FPS
+    headers = page.eval_on_selector_all("#confusion th[scope=col]", "els => els.map(e => e.textContent)")
+    assert headers == ["neutral", "happy"]
+    assert page.locator("#model-list li").count() == 1
+    page.screenshot(path=str(artifacts / "studio-train.png"))
+
+    # Live: happy follows the smiling face, neutral wins on the others.
+    page.click("#tab-live")
+    wait_for_face(page, smiling=True)
+    assert wait_pred(page, "happy", lambda v: v > 0.5) > 0.5
+    page.screenshot(path=str(artifacts / "studio-live.png"))
+    wait_for_face(page, smiling=False)
+    assert wait_pred(page, "happy", lambda v: v < 0.2) < 0.2
+    median_us = page.evaluate("window.mimicBridge.stats.pythonMedianUs")
+    assert 0 < median_us < 20_000
+
+    # Reload: clips and the active model come back from IndexedDB.
+    page.reload()
+    harness.wait_ready(page)
+    page.wait_for_function("document.body.dataset.restored === 'true'")
+    assert clip_count(page) == 4
+    assert page.locator("#model-list li[data-active=true]").count() == 1
+    assert page.locator('.pred[data-name="happy"]').count() == 1
+
+    # Export everything, delete a clip, re-import: the deleted clip is back, nothing doubled.
+    with page.expect_download() as dl:
+        page.click("#btn-export-clips")
+    exported = tmp_path / "clips.mimicclips"
+    dl.value.save_as(exported)
+    page.locator('#clip-list li button[data-action="delete"]').first.click()
+    page.wait_for_function("document.querySelectorAll('#clip-list li').length === 3")
+    page.set_input_files("#import-clips", str(exported))
+    page.wait_for_function("document.querySelectorAll('#clip-list li').length === 4")
+
+    page.click("#tab-train")
+    with page.expect_download() as dl:
+        page.locator('#model-list li button[data-action="export"]').first.click()
+    model_file = tmp_path / "model.mimic"
+    dl.value.save_as(model_file)
+    page.set_input_files("#import-model", str(model_file))
+    page.wait_for_function("document.querySelectorAll('#model-list li').length === 2")
+
+    # Corrupted files change nothing and say what is wrong.
+    broken = tmp_path / "broken.mimicclips"
+    broken.write_bytes(exported.read_bytes()[:-40])
+    page.click("#tab-record")
+    page.set_input_files("#import-clips", str(broken))
+    page.wait_for_function("document.getElementById('calib-note').textContent"
+                           ".startsWith('Nothing was imported')")
+    assert clip_count(page) == 4
+    bad_model = tmp_path / "bad.mimic"
+    bad_model.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    page.click("#tab-train")
+    page.set_input_files("#import-model", str(bad_model))
+    page.wait_for_function("document.getElementById('train-note').textContent"
+                           ".startsWith('Nothing was imported')")
+    assert "not a Mimic model file" in page.text_content("#train-note")
+    assert page.locator("#model-list li").count() == 2
+    assert p.foreign_requests() == []
