@@ -76,8 +76,10 @@ function runLoop(video, landmarker, bars) {
       stats.pythonFrames += 1;
       shown = bridge.display;
       bridge.drawPredictions();
+      if (hasFace && bridge.predActive && !stats.firstPredictionAt) stats.firstPredictionAt = performance.now();
     }
     bars.update(shown, hasFace);
+    if (hasFace && !stats.firstBarsAt) stats.firstBarsAt = performance.now();
     if (now - windowStart >= 1000) {
       stats.fps = (windowFrames * 1000) / (now - windowStart);
       stats.pythonMedianUs = timer.median();

@@ -19,7 +19,7 @@ export function createBridge({ onPythonReady, showError }) {
     predActive: false,
     names: [],
     onFrame: null, // Python callable (t_ms, has_face) -> None
-    stats: { frames: 0, faceFrames: 0, pythonFrames: 0, fps: 0, pythonUs: 0, pythonMedianUs: 0 },
+    stats: { frames: 0, faceFrames: 0, pythonFrames: 0, fps: 0, pythonUs: 0, pythonMedianUs: 0, firstBarsAt: 0, firstPredictionAt: 0 },
 
     attachPython(onFrame) {
       this.onFrame = onFrame;
