@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from mimic import safejson
 from mimic.blendshapes import COUNT
 from mimic.targets import canonical, group_of
 
@@ -185,7 +186,7 @@ class Clip:
     @classmethod
     def from_json(cls, text: str | bytes) -> Clip:
         try:
-            data = json.loads(text)
+            data = safejson.loads(text)
         except (ValueError, UnicodeDecodeError) as e:
             raise ClipFormatError(f"clip is not valid JSON: {e}") from None
         return cls._from_dict(data)
@@ -294,7 +295,7 @@ def _check_crc(data: bytes, expected: int | None, what: str) -> None:
 
 def _parse_header(raw: bytes) -> dict | None:
     try:
-        meta = json.loads(raw.decode())
+        meta = safejson.loads(raw.decode())
     except (ValueError, UnicodeDecodeError):
         return None
     return meta if isinstance(meta, dict) else None

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mimic.safejson import json_depth
+
 if TYPE_CHECKING:
     from mimic.model import ExpressionModel
 
@@ -41,8 +43,7 @@ _PREFIX = struct.Struct("<8sHI")  # magic, version, header length
 _CRC = struct.Struct("<I")
 _DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4")}
 _RESERVED = "arrays"
-# json.loads recurses in C without a usable limit in Pyodide: a few thousand nested brackets
-# overflow the WebAssembly stack and kill the interpreter. Headers are shallow, so cap depth.
+# Headers are shallow; deeper JSON is refused before parsing (see mimic.safejson).
 MAX_HEADER_DEPTH = 64
 
 
@@ -52,27 +53,6 @@ class ModelFileError(ValueError):
 
 def _align4(n: int) -> int:
     return (n + 3) & ~3
-
-
-def json_depth(raw: bytes) -> int:
-    """Deepest nesting of [ and { outside JSON strings, in linear time and without recursion.
-
-    (A regex for JSON strings can go quadratic on a hostile header, and recursion is what
-    we are guarding against.) Only valid JSON is scanned exactly, but wherever JSON turns invalid
-    json.loads stops too, so the count never misses nesting that json.loads would reach.
-    """
-    codes = np.frombuffer(raw, np.uint8)
-    if not codes.size:
-        return 0
-    index = np.arange(codes.size)
-    last_plain = np.maximum.accumulate(np.where(codes == 92, -1, index))  # 92 is a backslash
-    run = np.zeros(codes.size, np.int64)  # backslashes right before each byte
-    run[1:] = index[:-1] - last_plain[:-1]
-    quotes = (codes == 34) & (run % 2 == 0)  # unescaped '"'
-    outside = np.cumsum(quotes) % 2 == 0
-    steps = (((codes == 91) | (codes == 123)) & outside).astype(np.int64)
-    steps -= ((codes == 93) | (codes == 125)) & outside
-    return int(np.cumsum(steps).max())
 
 
 # --- writing --------------------------------------------------------------------------------

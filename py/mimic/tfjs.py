@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mimic.modelfile import json_depth
+from mimic.safejson import json_depth
 
 __all__ = ["ACTIVATIONS", "DenseLayer", "TfjsFormatError", "export_layers", "forward",
            "import_layers"]

@@ -374,3 +374,10 @@ def test_set_names_the_bad_clip():
 def test_from_frames_rejects_bad_fps(fps):
     with pytest.raises(ClipFormatError, match="fps must be a positive number"):
         Clip.from_frames("happy", np.zeros((3, 52)), fps=fps)
+
+
+def test_deeply_nested_json_is_refused_not_parsed():
+    # In Pyodide this nesting would overflow the wasm stack inside json.loads.
+    hostile = "[" * 5000 + "]" * 5000
+    with pytest.raises(ClipFormatError, match="not valid JSON"):
+        Clip.from_json(hostile)

@@ -1,0 +1,1 @@
+"""Mimic: train a model of your own face and drive an avatar with it, in the browser."""
