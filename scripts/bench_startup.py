@@ -22,11 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "py"))
 
-import harness  # noqa: E402
-
-from mimic import modelfile  # noqa: E402
-from mimic.model import ExpressionModel  # noqa: E402
-from mimic.synthetic import make_dataset  # noqa: E402
+import harness
+from mimic import modelfile
+from mimic.model import ExpressionModel
+from mimic.synthetic import make_dataset
 
 
 def model_file(directory: Path) -> Path:

@@ -10,10 +10,10 @@ from pathlib import PurePath
 from typing import Any
 
 import js
-from mimic.io.livelink import read_livelink
 
 from mimic import targets as T
 from mimic.clips import Clip, ClipFormatError, dump_clips, load_clips
+from mimic.io.livelink import read_livelink
 from mimic.recording import Recorder, RecordingError
 from studio.app import App
 from studio.dom import by_id, clear, el, on, toast

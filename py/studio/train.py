@@ -233,7 +233,6 @@ async def read_model_files(files: list[Any]) -> tuple[ModelRecord, Any]:
     now = datetime.now(UTC).isoformat(timespec="seconds")
     if jsons:
         from mimic.model import ExpressionModel
-
         from mimic.tfjs import import_layers
 
         weights = {n: b for n, b in by_name.items() if not n.lower().endswith(".json")}

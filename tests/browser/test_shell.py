@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-import serve
 
 import harness
+import serve
 
 
 def wait_for_bar(page, name: str, predicate, timeout_s: float = 20.0) -> float:

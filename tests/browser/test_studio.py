@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import harness
 import pytest
+
+import harness
 
 SEGMENT_S = 6
 FPS = 10
@@ -101,7 +102,9 @@ def test_record_train_predict_reload_export_import(app_url, alternating_video, o
     assert page.evaluate("document.body.dataset.training") == "done", \
         page.text_content("#train-note")
     assert page.evaluate("window.mimicBridge.stats.frames") > frames_before + FPS
-    headers = page.eval_on_selector_all("#confusion th[scope=col]", "els => els.map(e => e.textContent)")
+    headers = page.eval_on_selector_all(
+        "#confusion th[scope=col]", "els => els.map(e => e.textContent)"
+    )
     assert headers == ["neutral", "happy"]
     assert page.locator("#model-list li").count() == 1
     page.screenshot(path=str(artifacts / "studio-train.png"))
