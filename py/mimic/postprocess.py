@@ -445,6 +445,11 @@ class Cleanup:
         self._mouth_open = [table.get(name, 0.0) for name in self._expressions]
         self._probs_filtered = value.filter_enabled and value.filter_expressions
 
+    @property
+    def winner(self) -> int | None:
+        """Index (among the expressions) of the expression picked last; None before any."""
+        return self._picker.winner
+
     def reset(self) -> None:
         self._filter.reset()
         self._picker.reset()

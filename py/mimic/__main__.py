@@ -1,0 +1,7 @@
+"""`python -m mimic ...`: see mimic.cli."""
+
+import sys
+
+from mimic.cli import main
+
+sys.exit(main())

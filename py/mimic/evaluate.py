@@ -1,0 +1,293 @@
+"""How good a model is, measured on takes it never trained on.
+
+Frames 1/30 s apart are near-copies, so holding out random frames of a take the model trained
+on measures memory, not skill (the prototype's mistake). Here whole takes are held out.
+Frames in the reaction time at either end of a take (`SKIP_START_S`, `SKIP_END_S`) are not
+scored: the face is still getting into the expression, whatever the label says.
+
+Besides accuracy the report measures what users see on the avatar: how often the winning
+expression changes on a steady take (flicker), before and after the clean-up, and how often
+a neutral face leaves the mouth slightly open (neutral-mouth leakage). Hints turn the
+numbers into advice about what to record.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mimic.clips import Clip
+from mimic.postprocess import Cleanup, CleanupSettings
+from mimic.targets import canonical, group_of
+
+__all__ = ["Report", "evaluate", "flicker_rate", "split_by_take"]
+
+SKIP_START_S = 0.35
+SKIP_END_S = 0.1
+CONFUSED_SHARE = 0.15  # off-diagonal share of a row that earns a hint
+WEAK_ACCURACY = 0.8
+LEAKY_SHARE = 0.05
+FLICKERY_PER_S = 1.0
+
+
+def split_by_take(clips: Sequence[Clip], seed: int = 0, fraction: float = 0.3
+                  ) -> tuple[list[Clip], list[Clip]]:
+    """Hold out about `fraction` of the takes of each label set, never a label's only take.
+
+    Label sets with one take stay entirely in training (they cannot be tested without being
+    untrained). The choice is seeded, so a report can be reproduced.
+    """
+    rng = random.Random(seed)
+    by_labels: dict[tuple[str, ...], list[Clip]] = defaultdict(list)
+    for clip in clips:
+        by_labels[tuple(sorted(canonical(lb) for lb in clip.labels))].append(clip)
+    test_ids: set[int] = set()
+    for group in by_labels.values():
+        takes = sorted({c.take_id for c in group})
+        if len(takes) < 2:
+            continue
+        n = min(len(takes) - 1, max(1, round(fraction * len(takes))))
+        chosen = set(rng.sample(takes, n))
+        test_ids.update(id(c) for c in group if c.take_id in chosen)
+    train = [c for c in clips if id(c) not in test_ids]
+    test = [c for c in clips if id(c) in test_ids]
+    return train, test
+
+
+def flicker_rate(winners: np.ndarray, timestamps: np.ndarray, settle: int | None = None
+                 ) -> float:
+    """Changes of the winning expression per second over a take.
+
+    With `settle` (the take's label), counting starts once the winner first equals it: the
+    switch into the expression at the start of a take is the avatar following the face, not
+    flicker. A stream that never settles is counted from the start.
+    """
+    if settle is not None:
+        hits = np.flatnonzero(winners == settle)
+        if len(hits):
+            winners, timestamps = winners[hits[0]:], timestamps[hits[0]:]
+    if len(winners) < 2:
+        return 0.0
+    span = float(timestamps[-1] - timestamps[0])
+    changes = int(np.count_nonzero(winners[1:] != winners[:-1]))
+    return changes / span if span > 0 else 0.0
+
+
+@dataclass
+class Report:
+    """Held-out scores. Accuracy-like values are in [0, 1]; errors are mean absolute."""
+
+    expression_accuracy: float | None = None
+    macro_f1: float | None = None
+    confusion_labels: list[str] = field(default_factory=list)
+    confusion: list[list[int]] = field(default_factory=list)
+    mouth_mae: float | None = None
+    eyes_mae: float | None = None
+    per_target: dict[str, dict[str, Any]] = field(default_factory=dict)
+    flicker_raw: float | None = None
+    flicker_clean: float | None = None
+    neutral_mouth_leakage: float | None = None
+    frames: int = 0
+    takes: int = 0
+    untested: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def table(self) -> str:
+        """Plain-text report for the command line."""
+        lines = [f"held-out takes: {self.takes}, frames scored: {self.frames}"]
+        for label, value, fmt in (
+            ("expression accuracy", self.expression_accuracy, "{:.3f}"),
+            ("expression macro-F1", self.macro_f1, "{:.3f}"),
+            ("mouth mean abs error", self.mouth_mae, "{:.4f}"),
+            ("eyes mean abs error", self.eyes_mae, "{:.4f}"),
+            ("flicker raw (changes/s)", self.flicker_raw, "{:.2f}"),
+            ("flicker cleaned (changes/s)", self.flicker_clean, "{:.2f}"),
+            ("neutral-mouth leakage", self.neutral_mouth_leakage, "{:.3f}"),
+        ):
+            lines.append(f"{label:<30}{fmt.format(value) if value is not None else '-':>10}")
+        if self.per_target:
+            lines.append("")
+            lines.append(f"{'target':<16}{'score':>8}  metric")
+            for name, row in self.per_target.items():
+                lines.append(f"{name:<16}{row['value']:>8.3f}  {row['metric']}")
+        if self.confusion_labels:
+            lines.append("")
+            width = max(8, *(len(n) + 1 for n in self.confusion_labels))
+            lines.append("true \\ pred".ljust(width) + "".join(
+                n[:width - 1].rjust(width) for n in self.confusion_labels))
+            for name, row in zip(self.confusion_labels, self.confusion, strict=True):
+                lines.append(name[:width - 1].ljust(width) + "".join(
+                    str(v).rjust(width) for v in row))
+        for hint in self.hints:
+            lines.append(f"hint: {hint}")
+        return "\n".join(lines)
+
+
+def _scored(clip: Clip) -> np.ndarray:
+    t = clip.timestamps
+    if len(t) == 0:
+        return np.arange(0)
+    keep = np.flatnonzero((t >= t[0] + SKIP_START_S) & (t <= t[-1] - SKIP_END_S))
+    return keep if len(keep) else np.arange(len(t))
+
+
+def _true_expression(clip: Clip, expressions: Sequence[str]) -> str | None:
+    labels = [canonical(lb) for lb in clip.labels]
+    chosen = [lb for lb in labels if group_of(lb) == "expression"]
+    if chosen:
+        return chosen[0] if chosen[0] in expressions else None
+    return "neutral" if "neutral" in expressions else None
+
+
+def _cleaned(model: Any, raw: np.ndarray, t: np.ndarray,
+             settings: CleanupSettings | None) -> tuple[np.ndarray, np.ndarray]:
+    """Clean-up run over a take as it would run live; returns outputs and winners."""
+    cleanup = Cleanup(model.targets_, settings)
+    out = np.empty_like(raw)
+    winners = np.empty(len(raw), np.int64)
+    for i in range(len(raw)):
+        cleanup.step(raw[i], float(t[i]), out=out[i])
+        winner = cleanup.winner
+        winners[i] = -1 if winner is None else winner
+    return out, winners
+
+
+def evaluate(model: Any, clips: Sequence[Clip],
+             settings: CleanupSettings | None = None) -> Report:
+    """Score `model` on held-out `clips` (takes it did not train on)."""
+    targets = model.targets_
+    names = list(targets.names)
+    sl = targets.slices
+    expressions = list(targets.expressions)
+    e_true: list[int] = []
+    e_pred: list[int] = []
+    mouth_err: list[np.ndarray] = []
+    eye_err: list[np.ndarray] = []
+    per_err: dict[str, list[float]] = defaultdict(list)
+    flicker_raw: list[float] = []
+    flicker_clean: list[float] = []
+    leaks: list[np.ndarray] = []
+    untested: set[str] = set()
+    frames = 0
+    for clip in clips:
+        idx = _scored(clip)
+        if len(idx) == 0:
+            continue
+        raw = model.predict(clip.frames)
+        clean, winners = _cleaned(model, raw, clip.timestamps, settings)
+        raw, clean, t = raw[idx], clean[idx], clip.timestamps[idx]
+        frames += len(idx)
+        labels = {canonical(lb) for lb in clip.labels}
+        untested.update(lb for lb in labels if lb not in names)
+        truth = _true_expression(clip, expressions)
+        if expressions and truth is not None:
+            pred = raw[:, sl["expression"]].argmax(axis=1)
+            e_true.extend([expressions.index(truth)] * len(idx))
+            e_pred.extend(pred.tolist())
+            label = expressions.index(truth)
+            flicker_raw.append(flicker_rate(pred, t, label))
+            flicker_clean.append(flicker_rate(winners[idx], t, label))
+            if labels == {"neutral"} and targets.mouth:
+                leaks.append((clean[:, sl["mouth"]] != 0).any(axis=1))
+        for group, errs in (("mouth", mouth_err), ("eyes", eye_err)):
+            cols = sl[group]
+            if cols.stop == cols.start:
+                continue
+            want = np.array([1.0 if n in labels else 0.0 for n in names[cols]], np.float32)
+            err = np.abs(raw[:, cols] - want)
+            if group == "eyes" and not labels & set(targets.eyes):
+                err = err[~_natural_blinks(clip.frames[idx])]
+            errs.append(err.ravel())
+            for j, n in enumerate(names[cols]):
+                if n in labels:
+                    per_err[n].append(float(err[:, j].mean()) if len(err) else 0.0)
+    report = Report(frames=frames, takes=len(clips))
+    _expression_scores(report, expressions, np.array(e_true), np.array(e_pred))
+    if mouth_err:
+        report.mouth_mae = float(np.concatenate(mouth_err).mean())
+    if eye_err:
+        report.eyes_mae = float(np.concatenate(eye_err).mean())
+    for n in list(targets.mouth) + list(targets.eyes):
+        if per_err.get(n):
+            report.per_target[n] = {"value": float(np.mean(per_err[n])),
+                                    "metric": "mean error on its takes"}
+    if flicker_raw:
+        report.flicker_raw = float(np.mean(flicker_raw))
+        report.flicker_clean = float(np.mean(flicker_clean))
+    if leaks:
+        report.neutral_mouth_leakage = float(np.concatenate(leaks).mean())
+    tested = {n for n in names if n in report.per_target} | {
+        expressions[i] for i in set(e_true)}
+    report.untested = sorted(set(names) - tested)
+    report.hints = hints(report)
+    return report
+
+
+def _natural_blinks(frames: np.ndarray) -> np.ndarray:
+    from mimic.model import blink_mask
+
+    return blink_mask(frames, 0.45)
+
+
+def _expression_scores(report: Report, expressions: list[str], truth: np.ndarray,
+                       pred: np.ndarray) -> None:
+    if not expressions or len(truth) == 0:
+        return
+    k = len(expressions)
+    matrix = np.zeros((k, k), np.int64)
+    np.add.at(matrix, (truth, pred), 1)
+    report.confusion_labels = list(expressions)
+    report.confusion = matrix.tolist()
+    report.expression_accuracy = float(np.trace(matrix) / matrix.sum())
+    f1s = []
+    for i, name in enumerate(expressions):
+        support = matrix[i].sum()
+        if support == 0:
+            continue
+        tp = matrix[i, i]
+        precision = tp / max(matrix[:, i].sum(), 1)
+        recall = tp / support
+        f1s.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
+        report.per_target[name] = {"value": float(recall), "metric": "share of frames right"}
+    report.macro_f1 = float(np.mean(f1s))
+
+
+def hints(report: Report) -> list[str]:
+    """Plain-language advice, most useful first."""
+    out: list[str] = []
+    labels, matrix = report.confusion_labels, np.array(report.confusion or [[0]])
+    pairs = []
+    for i, a in enumerate(labels):
+        total = matrix[i].sum()
+        for j, b in enumerate(labels):
+            if i != j and total and matrix[i, j] / total >= CONFUSED_SHARE:
+                pairs.append((matrix[i, j] / total, a, b))
+    for share, a, b in sorted(pairs, reverse=True):
+        out.append(f"{a} and {b} are confused ({share:.0%} of {a} frames read as {b}): "
+                   f"record them more differently, or record another take of each.")
+    for name, row in report.per_target.items():
+        if row["metric"].startswith("share") and row["value"] < WEAK_ACCURACY and not any(
+                name in (a, b) for _, a, b in pairs):
+            out.append(f"{name} is often missed ({row['value']:.0%} of its frames right): "
+                       f"record another take, holding the expression clearly.")
+        elif row["metric"].startswith("mean error") and row["value"] > 0.35:
+            out.append(f"{name} is weak (mean error {row['value']:.2f}): record another take.")
+    if report.untested:
+        names = ", ".join(report.untested)
+        out.append(f"Not tested: {names}. Record a second take of each so one can be held out.")
+    if report.neutral_mouth_leakage is not None and report.neutral_mouth_leakage > LEAKY_SHARE:
+        out.append(f"The mouth does not fully close on a neutral face "
+                   f"({report.neutral_mouth_leakage:.0%} of frames): raise the dead zone in "
+                   f"Live, or record more neutral.")
+    if report.flicker_clean is not None and report.flicker_clean > FLICKERY_PER_S:
+        out.append("The expression still flickers after clean-up: raise the hysteresis or "
+                   "the hold time in Live.")
+    return out

@@ -1,0 +1,582 @@
+"""The model of one person's face: 52 blendshape weights in, one weight per target out.
+
+Why it looks the way it does:
+
+- Three heads, one per target group (expressions, mouth, eyes), each seeing only the face
+  regions that matter for it (`HEAD_REGIONS`). The mouth head cannot see the eyelids and the
+  eye head cannot see the mouth, so saying "aa" can never close the avatar's eyes. The heads
+  are blocks of one network with zero weights outside their masks, so the whole model is a
+  plain chain of dense layers: it exports to TensorFlow.js exactly and predicts with two
+  matrix products.
+- Every output is a sigmoid trained with a weighted cross-entropy (one-vs-rest), not a
+  regression onto 0/1: the weights it gives are probabilities that really reach 0 and 1, and
+  mutually exclusive expressions are then resolved by the clean-up's winner picking.
+- Per-session neutral calibration: each session's neutral frames are moved onto a common
+  reference face during training, and `calibrate` moves a new session's live frames the same
+  way, so a model trained yesterday still fits today's lighting and camera placement.
+- Training is full-batch L-BFGS on de-duplicated frames (consecutive frames of a still face
+  are near-copies and only cost time), with class balancing so a long neutral clip does not
+  drown a short blink. It needs scipy only at fit time; prediction is numpy alone.
+- Frames a label does not describe are left out rather than mislabelled: the reaction time
+  at the start of a take, and natural blinks in takes that are not about the eyes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mimic.blendshapes import COUNT, INDEX, NAMES
+from mimic.clips import Clip
+from mimic.targets import EYES, MOUTH, TargetSet, canonical, group_of
+from mimic.tfjs import DenseLayer
+
+__all__ = ["HEAD_REGIONS", "ExpressionModel", "blink_mask", "clip_targets", "head_mask"]
+
+Progress = Callable[[float, str, float | None], Any]
+GROUPS = ("expression", "mouth", "eyes")
+MODEL_VERSION = 1
+
+_EYELIDS = ("eyeBlink", "eyeSquint", "eyeWide")
+# Which blendshapes each head may look at. Expressions see the whole face except gaze
+# direction (looking around is not an emotion) ; the mouth sees mouth and jaw (and cheek
+# puff); the eyes see the eyelids only.
+HEAD_REGIONS: dict[str, tuple[str, ...]] = {
+    "expression": tuple(n for n in NAMES if not n.startswith("eyeLook")),
+    "mouth": tuple(n for n in NAMES if n.startswith(("mouth", "jaw")) or n == "cheekPuff"),
+    "eyes": tuple(n for n in NAMES if n.startswith(_EYELIDS)),
+}
+_BLINK = np.array([INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]])
+
+
+def head_mask(group: str) -> np.ndarray:
+    """Boolean (52,) mask of the inputs a head may use."""
+    mask = np.zeros(COUNT, bool)
+    mask[[INDEX[n] for n in HEAD_REGIONS[group]]] = True
+    return mask
+
+
+def clip_targets(clip: Clip, targets: TargetSet) -> np.ndarray:
+    """The 0/1 target row a clip stands for, in `targets.names` order.
+
+    A clip without an expression label shows a neutral face (a viseme said with a still face,
+    a blink), so it teaches "neutral" whenever neutral is a target.
+    """
+    row = np.zeros(len(targets.names), np.float32)
+    labels = [canonical(label) for label in clip.labels]
+    if not any(group_of(label) == "expression" for label in labels) and targets.expressions:
+        labels.append("neutral")
+    for label in labels:
+        if label in targets.names:
+            row[targets.names.index(label)] = 1.0
+    return row
+
+
+def blink_mask(frames: np.ndarray, threshold: float) -> np.ndarray:
+    """Frames whose eyes are closed beyond `threshold` (natural blinks inside other takes)."""
+    return frames[:, _BLINK].max(axis=1) > threshold
+
+
+def _dedup(frames: np.ndarray, tol: float) -> np.ndarray:
+    """Indices of frames that differ from the last kept one by more than `tol` somewhere."""
+    if tol <= 0 or len(frames) < 2:
+        return np.arange(len(frames))
+    keep = [0]
+    last = frames[0]
+    for i in range(1, len(frames)):
+        if np.abs(frames[i] - last).max() > tol:
+            keep.append(i)
+            last = frames[i]
+    return np.asarray(keep)
+
+
+def _trimmed(clip: Clip, start_s: float, end_s: float) -> np.ndarray:
+    """Indices of a clip's frames outside the reaction time at its start and end."""
+    t = clip.timestamps
+    if len(t) == 0:
+        return np.arange(0)
+    inside = np.flatnonzero((t >= t[0] + start_s) & (t <= t[-1] - end_s))
+    return inside if len(inside) >= max(3, len(t) // 2) else np.arange(len(t))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * z) + 1.0)
+
+
+class ExpressionModel:
+    """Masked multi-head network mapping blendshape frames to target weights.
+
+    Parameters (scikit-learn style: the constructor only stores them):
+        hidden: hidden units per head (0 = a linear head straight to the outputs).
+        alpha: L2 penalty on the weights, on standardized inputs.
+        max_iter: L-BFGS iterations at most.
+        tol: relative loss improvement under which training stops early.
+        dedup: frames closer than this (max abs difference) to the previous kept frame of the
+            same clip are dropped from training.
+        trim_start_s, trim_end_s: reaction time left out at either end of each take.
+        calibrate_sessions: move each session's neutral onto a common reference in training.
+        seed: initial weights.
+    """
+
+    def __init__(self, hidden: int = 16, alpha: float = 1e-4, max_iter: int = 300,
+                 tol: float = 1e-6, dedup: float = 0.01, trim_start_s: float = 0.35,
+                 trim_end_s: float = 0.1, calibrate_sessions: bool = True,
+                 seed: int = 0) -> None:
+        self.hidden = hidden
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.tol = tol
+        self.dedup = dedup
+        self.trim_start_s = trim_start_s
+        self.trim_end_s = trim_end_s
+        self.calibrate_sessions = calibrate_sessions
+        self.seed = seed
+
+    # --- training -------------------------------------------------------------------------
+
+    def fit(self, clips: Sequence[Clip], progress: Progress | None = None) -> ExpressionModel:
+        """Train on recorded clips; `progress(fraction, message, loss)` is called as it goes."""
+        t0 = time.perf_counter()
+        clips = [c for c in clips if len(c.frames)]
+        targets = TargetSet.from_labels(label for c in clips for label in c.labels)
+        if len(targets.names) < 2 and not targets.expressions:
+            raise ValueError("training needs clips of at least two different targets")
+        self.targets_ = targets
+        self.reference_ = self._reference(clips)
+        x, y, w = self._design(clips, targets)
+        if progress:
+            progress(0.02, f"Training on {len(x)} frames", None)
+        self.mean_ = x.mean(axis=0)
+        self.scale_ = np.maximum(x.std(axis=0), 0.02)
+        xs = (x - self.mean_) / self.scale_
+        masks = self._masks(targets)
+        net = _Net(masks, targets.slices, self.hidden, self.alpha, self.seed)
+        self.n_iter_, self.loss_ = net.train(xs, y, w, self.max_iter, self.tol, progress)
+        self._layers = net.dense_layers(self.mean_, self.scale_)
+        self.masks_ = masks
+        self.offset_ = np.zeros(COUNT, np.float32)
+        self.training_ = {
+            "frames": int(sum(len(c.frames) for c in clips)), "frames_used": len(x),
+            "iterations": int(self.n_iter_), "loss": float(self.loss_),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        self._bind()
+        return self
+
+    def _reference(self, clips: list[Clip]) -> np.ndarray:
+        """The average neutral face over sessions: the point every session is moved onto."""
+        means = _session_neutrals(clips)
+        if not means:
+            return np.zeros(COUNT, np.float32)
+        return np.mean(list(means.values()), axis=0).astype(np.float32)
+
+    def _design(self, clips: list[Clip], targets: TargetSet
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Training matrix, 0/1 targets and per-target sample weights (0 = not described)."""
+        shift = {}
+        if self.calibrate_sessions:
+            shift = {s: self.reference_ - m for s, m in _session_neutrals(clips).items()}
+        blink_at = _blink_threshold(clips)
+        eyes = targets.slices["eyes"]
+        xs, ys, ws, groups = [], [], [], []
+        for clip in clips:
+            idx = _trimmed(clip, self.trim_start_s, self.trim_end_s)
+            frames = clip.frames[idx]
+            frames = frames[_dedup(frames, self.dedup)]
+            if clip.session_id in shift:
+                frames = frames + shift[clip.session_id]
+            row = clip_targets(clip, targets)
+            weight = np.ones((len(frames), len(row)), np.float32)
+            if not any(group_of(canonical(lb)) == "eyes" for lb in clip.labels):
+                weight[blink_mask(frames, blink_at), eyes] = 0.0
+            xs.append(frames)
+            ys.append(np.broadcast_to(row, (len(frames), len(row))))
+            ws.append(weight)
+            groups.append(np.full(len(frames), hash(tuple(sorted(clip.labels)))))
+        x = np.concatenate(xs).astype(np.float64)
+        y = np.concatenate(ys).astype(np.float64)
+        w = np.concatenate(ws).astype(np.float64)
+        w *= _balance(np.concatenate(groups))[:, None]
+        return x, y, w
+
+    def _masks(self, targets: TargetSet) -> dict[str, np.ndarray]:
+        return {g: head_mask(g) for g in GROUPS if _width(targets.slices[g])}
+
+    # --- prediction -----------------------------------------------------------------------
+
+    def _bind(self) -> None:
+        """Preallocate the per-frame buffers and fold the calibration into the first bias."""
+        first = self._layers[0]
+        self._k = [layer.kernel.T.copy() for layer in self._layers]  # (out, in): dot(k, x)
+        self._b = [layer.bias.copy() for layer in self._layers]
+        self._b[0] = (first.bias + self.offset_ @ first.kernel).astype(np.float32)
+        self._acts = [layer.activation for layer in self._layers]
+        self._bufs = [np.zeros(layer.units, np.float32) for layer in self._layers]
+
+    def calibrate(self, neutral_frames: np.ndarray) -> ExpressionModel:
+        """Re-centre live input on this session's neutral face (a few seconds of it)."""
+        frames = np.asarray(neutral_frames, np.float32).reshape(-1, COUNT)
+        if len(frames) == 0:
+            raise ValueError("calibration needs at least one neutral frame")
+        self.offset_ = (self.reference_ - np.median(frames, axis=0)).astype(np.float32)
+        self._bind()
+        return self
+
+    def reset_calibration(self) -> ExpressionModel:
+        self.offset_ = np.zeros(COUNT, np.float32)
+        self._bind()
+        return self
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        """Target weights for (n, 52) frames, (n, T) float32 in `targets_.names` order."""
+        z = np.asarray(frames, np.float32).reshape(-1, COUNT) + self.offset_
+        for layer in self._layers:
+            z = z @ layer.kernel
+            z += layer.bias
+            _activate(z, layer.activation)
+        return np.clip(z, 0.0, 1.0, out=z)
+
+    def predict_one(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """One frame into `out` (T,) float32; no allocation, runs every camera frame."""
+        z = frame
+        last = len(self._k) - 1
+        for i, k in enumerate(self._k):
+            buf = self._bufs[i] if (i < last or out is None) else out
+            np.dot(k, z, out=buf)
+            buf += self._b[i]
+            _activate(buf, self._acts[i])
+            z = buf
+        return np.clip(z, 0.0, 1.0, out=z)
+
+    @property
+    def targets(self) -> TargetSet:
+        return self.targets_
+
+    def predict_proba(self, frames: np.ndarray) -> np.ndarray:
+        """Expression probabilities normalised to sum to 1 per frame, (n, E)."""
+        p = self.predict(frames)[:, self.targets_.slices["expression"]]
+        return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-9)
+
+    # --- export / import ------------------------------------------------------------------
+
+    def dense_layers(self) -> list[DenseLayer]:
+        """The model as TF.js-style dense layers (calibration not included)."""
+        return [DenseLayer(layer.kernel.copy(), layer.bias.copy(), layer.activation)
+                for layer in self._layers]
+
+    @classmethod
+    def from_dense_layers(cls, layers: list[DenseLayer],
+                          names: Iterable[str] | None = None) -> ExpressionModel:
+        """Wrap a dense network trained elsewhere (e.g. the TF.js app) as a model.
+
+        Without names, a network with 14 outputs is taken to be the standard VRM preset set
+        (6 expressions, 5 visemes, 3 blinks), as the TF.js prototype trained it.
+        """
+        if not layers:
+            raise ValueError("the network has no layers")
+        if layers[0].kernel.shape[0] != COUNT:
+            raise ValueError(f"the network takes {layers[0].kernel.shape[0]} inputs; "
+                             f"a face model takes {COUNT} blendshapes")
+        outputs = layers[-1].units
+        names = list(names) if names is not None else None
+        if names is None:
+            names = list(_STANDARD.names) if outputs == len(_STANDARD.names) else None
+            if names is None:
+                raise ValueError(f"the network has {outputs} outputs and no target names; "
+                                 f"name them in its metadata (\"targets\")")
+        targets = TargetSet.from_labels(names)
+        if list(targets.names) != [canonical(n) for n in names]:
+            targets = _ordered_targets(names)
+        if len(names) != outputs:
+            raise ValueError(f"the network has {outputs} outputs but {len(names)} target names")
+        model = cls()
+        model.targets_ = targets
+        model._layers = [DenseLayer(la.kernel, la.bias, la.activation) for la in layers]
+        model.reference_ = np.zeros(COUNT, np.float32)
+        model.offset_ = np.zeros(COUNT, np.float32)
+        model.masks_ = {}
+        model.training_ = {"imported": "tfjs"}
+        model._bind()
+        return model
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        header = {
+            "model_version": MODEL_VERSION,
+            "targets": self.targets_.to_dict(),
+            "activations": [layer.activation for layer in self._layers],
+            "masks": {g: [NAMES[i] for i in np.flatnonzero(m)] for g, m in self.masks_.items()},
+            "params": {k: getattr(self, k) for k in ("hidden", "alpha", "max_iter", "tol",
+                                                     "dedup", "trim_start_s", "trim_end_s",
+                                                     "calibrate_sessions", "seed")},
+            "training": self.training_,
+        }
+        arrays = {"reference": self.reference_, "offset": self.offset_}
+        for i, layer in enumerate(self._layers):
+            arrays[f"kernel{i}"] = layer.kernel
+            arrays[f"bias{i}"] = layer.bias
+        return header, arrays
+
+    @classmethod
+    def from_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> ExpressionModel:
+        version = header.get("model_version")
+        if version != MODEL_VERSION:
+            raise ValueError(f"model version {version!r} is not supported (expected "
+                             f"{MODEL_VERSION})")
+        params = header.get("params") or {}
+        model = cls(**{k: v for k, v in params.items() if k in _PARAMS})
+        model.targets_ = TargetSet.from_dict(header["targets"])
+        activations = header["activations"]
+        if not isinstance(activations, list) or not activations:
+            raise ValueError("model has no layers")
+        model._layers = [DenseLayer(arrays[f"kernel{i}"], arrays[f"bias{i}"], str(act))
+                         for i, act in enumerate(activations)]
+        _check_chain(model._layers, len(model.targets_.names))
+        model.reference_ = _vector(arrays, "reference")
+        model.offset_ = _vector(arrays, "offset")
+        model.masks_ = {g: np.isin(np.arange(COUNT), [INDEX[n] for n in names])
+                        for g, names in (header.get("masks") or {}).items()}
+        model.training_ = header.get("training") or {}
+        model._bind()
+        return model
+
+
+_PARAMS = ("hidden", "alpha", "max_iter", "tol", "dedup", "trim_start_s", "trim_end_s",
+           "calibrate_sessions", "seed")
+_STANDARD = TargetSet(("neutral", "happy", "angry", "sad", "relaxed", "surprised"), MOUTH, EYES)
+
+
+def _ordered_targets(names: Sequence[str]) -> TargetSet:
+    """A target set keeping a foreign network's output order (grouped, groups in order)."""
+    canon = [canonical(n) for n in names]
+    groups = [group_of(n) for n in canon]
+    order = [g for g in ("expression", "mouth", "eyes")]
+    if [order.index(g) for g in groups] != sorted(order.index(g) for g in groups):
+        raise ValueError("the network's outputs must list expressions, then visemes, then eyes")
+    return TargetSet(tuple(n for n, g in zip(canon, groups, strict=True) if g == "expression"),
+                     tuple(n for n, g in zip(canon, groups, strict=True) if g == "mouth"),
+                     tuple(n for n, g in zip(canon, groups, strict=True) if g == "eyes"))
+
+
+def _vector(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
+    value = np.asarray(arrays[name], np.float32)
+    if value.shape != (COUNT,):
+        raise ValueError(f"array {name!r} has shape {value.shape}, expected ({COUNT},)")
+    return value
+
+
+def _check_chain(layers: list[DenseLayer], outputs: int) -> None:
+    width = COUNT
+    for i, layer in enumerate(layers):
+        if layer.kernel.shape[0] != width:
+            raise ValueError(f"layer {i} takes {layer.kernel.shape[0]} inputs, expected {width}")
+        width = layer.units
+    if width != outputs:
+        raise ValueError(f"the network has {width} outputs for {outputs} targets")
+
+
+def _activate(z: np.ndarray, activation: str) -> None:
+    if activation == "sigmoid":
+        np.multiply(z, 0.5, out=z)
+        np.tanh(z, out=z)
+        z += 1.0
+        z *= 0.5
+    elif activation == "relu":
+        np.maximum(z, 0.0, out=z)
+    elif activation == "tanh":
+        np.tanh(z, out=z)
+    elif activation == "softmax":
+        z -= z.max(axis=-1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=-1, keepdims=True)
+
+
+def _width(sl: slice) -> int:
+    return sl.stop - sl.start
+
+
+def _session_neutrals(clips: list[Clip]) -> dict[str, np.ndarray]:
+    """Median neutral face per session, from clips labelled neutral (and nothing else)."""
+    by_session: dict[str, list[np.ndarray]] = {}
+    for clip in clips:
+        if [canonical(lb) for lb in clip.labels] == ["neutral"]:
+            by_session.setdefault(clip.session_id, []).append(clip.frames)
+    return {s: np.median(np.concatenate(f), axis=0).astype(np.float32)
+            for s, f in by_session.items()}
+
+
+def _blink_threshold(clips: list[Clip]) -> float:
+    """Eyelid level halfway between open (neutral takes) and shut (blink takes).
+
+    Without blink takes, fall back to a level MediaPipe reaches only with the eyes shut.
+    """
+    shut = [c.frames[:, _BLINK].max(axis=1) for c in clips
+            if any(group_of(canonical(lb)) == "eyes" for lb in c.labels)]
+    rest = [c.frames[:, _BLINK].max(axis=1) for c in clips
+            if not any(group_of(canonical(lb)) == "eyes" for lb in c.labels)]
+    if not shut or not rest:
+        return 0.45
+    open_level = float(np.median(np.concatenate(rest)))
+    shut_level = float(np.percentile(np.concatenate(shut), 75))
+    return max(open_level + 0.5 * (shut_level - open_level), open_level + 0.05)
+
+
+def _balance(groups: np.ndarray) -> np.ndarray:
+    """Sample weights giving every label set the same total weight, mean 1."""
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse]
+    return w * (len(w) / w.sum())
+
+
+class _Net:
+    """The training-time network: masked heads, flat parameters for scipy's L-BFGS.
+
+    With `hidden` > 0 each head has its own hidden layer (tanh) over its masked inputs; the
+    heads are stored as one block-structured layer pair so the result is a plain dense chain.
+    """
+
+    def __init__(self, masks: dict[str, np.ndarray], slices: dict[str, slice], hidden: int,
+                 alpha: float, seed: int) -> None:
+        self.masks = masks
+        self.slices = slices
+        self.hidden = hidden
+        self.alpha = alpha
+        self.rng = np.random.default_rng(seed)
+
+    def train(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, max_iter: int, tol: float,
+              progress: Progress | None) -> tuple[int, float]:
+        from scipy.optimize import minimize  # training only: prediction never needs scipy
+
+        n_out = y.shape[1]
+        self._shape(x.shape[1], n_out, y, w)
+        theta = self._init()
+        norm = 1.0 / max(w.sum(), 1e-9)
+        state = {"it": 0, "loss": float("nan")}
+
+        def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
+            loss, grad = self._loss(th, x, y, w, norm)
+            state["loss"] = loss
+            return loss, grad
+
+        def callback(_th: np.ndarray) -> None:
+            state["it"] += 1
+            if progress and state["it"] % 5 == 0:
+                progress(min(0.98, 0.05 + 0.93 * state["it"] / max_iter),
+                         f"Training: step {state['it']}", state["loss"])
+
+        result = minimize(fun, theta, jac=True, method="L-BFGS-B", callback=callback,
+                          options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-9})
+        self.theta = result.x
+        self.message = str(result.message)
+        return int(result.nit), float(result.fun)
+
+    # parameter layout --------------------------------------------------------------------
+    def _shape(self, n_in: int, n_out: int, y: np.ndarray, w: np.ndarray) -> None:
+        """Which outputs and inputs each head owns; computed from the masks and outputs."""
+        self.n_in, self.n_out = n_in, n_out
+        self.heads = []  # (input mask, output indices)
+        for group, mask in self.masks.items():
+            outs = np.arange(n_out)[self.slices[group]]
+            self.heads.append((np.flatnonzero(mask), outs))
+        # prior bias: the weighted base rate of each output
+        rate = (y * w).sum(axis=0) / np.maximum(w.sum(axis=0), 1e-9)
+        rate = np.clip(rate, 1e-3, 1 - 1e-3)
+        self.bias0 = np.log(rate / (1 - rate))
+
+    def _init(self) -> np.ndarray:
+        parts = []
+        for inputs, outs in self.heads:
+            if self.hidden:
+                parts.append(self.rng.normal(0, 1 / np.sqrt(len(inputs)),
+                                             (len(inputs), self.hidden)).ravel())
+                parts.append(np.zeros(self.hidden))
+                parts.append(self.rng.normal(0, 1 / np.sqrt(self.hidden),
+                                             (self.hidden, len(outs))).ravel())
+                parts.append(np.zeros(len(outs)))
+            else:
+                parts.append(np.zeros(len(inputs) * len(outs)))
+            parts.append(self.bias0[outs] if not self.hidden else np.zeros(0))
+        return np.concatenate(parts)
+
+    def _unpack(self, th: np.ndarray) -> list[tuple]:
+        out, at = [], 0
+        for inputs, outs in self.heads:
+            ni, no, h = len(inputs), len(outs), self.hidden
+            if h:
+                w1 = th[at:at + ni * h].reshape(ni, h)
+                at += ni * h
+                b1 = th[at:at + h]
+                at += h
+                w2 = th[at:at + h * no].reshape(h, no)
+                at += h * no
+                b2 = th[at:at + no]
+                at += no
+                out.append((inputs, outs, w1, b1, w2, b2))
+            else:
+                w2 = th[at:at + ni * no].reshape(ni, no)
+                at += ni * no
+                b2 = th[at:at + no]
+                at += no
+                out.append((inputs, outs, None, None, w2, b2))
+        return out
+
+    def _loss(self, th: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray,
+              norm: float) -> tuple[float, np.ndarray]:
+        loss = 0.0
+        grads = []
+        for inputs, outs, w1, b1, w2, b2 in self._unpack(th):
+            xi = x[:, inputs]
+            if w1 is not None:
+                a = np.tanh(xi @ w1 + b1)
+                z = a @ w2 + b2
+            else:
+                a = xi
+                z = a @ w2 + b2
+            yo, wo = y[:, outs], w[:, outs]
+            # weighted binary cross-entropy with logits, numerically stable
+            loss += norm * float((wo * (np.logaddexp(0, z) - yo * z)).sum())
+            dz = norm * wo * (_sigmoid(z) - yo)
+            gw2 = a.T @ dz + 2 * self.alpha * w2
+            gb2 = dz.sum(axis=0)
+            loss += self.alpha * float((w2 * w2).sum())
+            if w1 is not None:
+                da = (dz @ w2.T) * (1 - a * a)
+                gw1 = xi.T @ da + 2 * self.alpha * w1
+                gb1 = da.sum(axis=0)
+                loss += self.alpha * float((w1 * w1).sum())
+                grads += [gw1.ravel(), gb1, gw2.ravel(), gb2]
+            else:
+                grads += [gw2.ravel(), gb2]
+        return loss, np.concatenate(grads)
+
+    def dense_layers(self, mean: np.ndarray, scale: np.ndarray) -> list[DenseLayer]:
+        """Fold standardisation into the first layer and lay the heads out as dense blocks."""
+        heads = self._unpack(self.theta)
+        if not self.hidden:
+            kernel = np.zeros((self.n_in, self.n_out))
+            bias = np.zeros(self.n_out)
+            for inputs, outs, _, _, w2, b2 in heads:
+                kernel[np.ix_(inputs, outs)] = w2
+                bias[outs] = b2
+            return [_folded(kernel, bias, mean, scale, "sigmoid")]
+        width = self.hidden * len(heads)
+        k1, b1 = np.zeros((self.n_in, width)), np.zeros(width)
+        k2, b2 = np.zeros((width, self.n_out)), np.zeros(self.n_out)
+        for j, (inputs, outs, w1, c1, w2, c2) in enumerate(heads):
+            cols = np.arange(j * self.hidden, (j + 1) * self.hidden)
+            k1[np.ix_(inputs, cols)] = w1
+            b1[cols] = c1
+            k2[np.ix_(cols, outs)] = w2
+            b2[outs] = c2
+        return [_folded(k1, b1, mean, scale, "tanh"),
+                DenseLayer(k2.astype(np.float32), b2.astype(np.float32), "sigmoid")]
+
+
+def _folded(kernel: np.ndarray, bias: np.ndarray, mean: np.ndarray, scale: np.ndarray,
+            activation: str) -> DenseLayer:
+    """((x - mean) / scale) @ K + b  ==  x @ (K / scale) + (b - mean/scale @ K)."""
+    k = kernel / scale[:, None]
+    b = bias - mean @ k
+    return DenseLayer(k.astype(np.float32), b.astype(np.float32), activation)

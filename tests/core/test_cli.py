@@ -1,0 +1,94 @@
+"""`python -m mimic`: the native workflow end to end, in a real subprocess."""
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mimic import modelfile
+from mimic.blendshapes import ARKIT_NAMES
+from mimic.clips import Clip
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mimic(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {"PYTHONPATH": str(ROOT / "py"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "mimic", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def livelink_csv(rows: int = 40, smile: float = 0.8) -> str:
+    names = [n for n in ARKIT_NAMES if n] + ["TongueOut"]
+    head = ["Timecode", "BlendshapeCount", *names,
+            *(f"{p}{a}" for p in ("Head", "LeftEye", "RightEye") for a in ("Yaw", "Pitch", "Roll"))]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(head)
+    for i in range(rows):
+        values = [0.01] * len(names)
+        values[names.index("MouthSmileLeft")] = smile
+        writer.writerow([f"10:00:{i // 30:02d}:{i % 30:02d}.000", 61, *values, *([0.0] * 9)])
+    return out.getvalue()
+
+
+def test_synth_train_evaluate_predict(tmp_path):
+    assert mimic("synth", "-o", "clips", "--sessions", "2", cwd=tmp_path).returncode == 0
+    clips = sorted((tmp_path / "clips").glob("*.json"))
+    assert len(clips) > 30
+    done = mimic("train", *map(str, clips), "-o", "face.mimic", "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "expression accuracy" in done.stdout and "wrote face.mimic" in done.stdout
+    model = modelfile.loads((tmp_path / "face.mimic").read_bytes())
+    assert "happy" in model.targets_.names
+    header, _ = modelfile.unpack((tmp_path / "face.mimic").read_bytes())
+    assert header["report"]["expression_accuracy"] > 0.9
+
+    scored = mimic("evaluate", "face.mimic", *map(str, clips[:12]), cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    assert "expression accuracy" in scored.stdout
+
+    happy = next(c for c in clips if c.name.endswith("-happy.json"))
+    out = mimic("predict", "face.mimic", str(happy), "--clean", "-o", "w.csv", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader((tmp_path / "w.csv").open()))
+    assert len(rows) == len(Clip.from_json(happy.read_text()).frames)
+    assert float(rows[-1]["happy"]) > 0.5 and float(rows[-1]["sad"]) == 0.0
+
+
+def test_import_livelink_then_train_on_it(tmp_path):
+    (tmp_path / "smile.csv").write_text(livelink_csv(smile=0.8))
+    (tmp_path / "rest.csv").write_text(livelink_csv(smile=0.02))
+    for name, label in (("smile", "happy"), ("rest", "neutral")):
+        done = mimic("import-livelink", f"{name}.csv", "--label", label, "-o", f"{name}.json",
+                     cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    clip = Clip.from_json((tmp_path / "smile.json").read_text())
+    assert clip.labels == ("happy",) and clip.frames.shape == (40, 52)
+    assert clip.frames[0, 44] == np.float32(0.8)  # mouthSmileLeft
+    done = mimic("train", "smile.json", "rest.json", "-o", "m.mimic", "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "no held-out evaluation" in done.stdout
+
+
+def test_user_errors_are_one_line_and_exit_2(tmp_path):
+    (tmp_path / "bad.mimic").write_bytes(b"not a model at all")
+    (tmp_path / "bad.json").write_text("{")
+    (tmp_path / "one.json").write_text(
+        Clip.from_frames(("happy",), np.zeros((5, 52), np.float32)).to_json())
+    cases = [
+        (("evaluate", "bad.mimic", "one.json"), "bad.mimic: not a Mimic model file"),
+        (("evaluate", "missing.mimic", "one.json"), "missing.mimic: No such file"),
+        (("train", "bad.json", "-o", "x.mimic"), "bad.json:"),
+        (("train", "one.json", "-o", "x.mimic"), "at least two different targets"),
+        (("import-livelink", "one.json", "--label", "happy", "-o", "y.json"), "one.json:"),
+    ]
+    for args, message in cases:
+        done = mimic(*args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert done.stderr.count("\n") == 1
