@@ -1,6 +1,6 @@
 // Training runs in this worker so the camera and bars keep running on the page.
-// It boots its own Pyodide with scikit-learn (loaded only when the user trains), unpacks
-// the mimic package, and hands the work to Python (mimic.trainjob); this file only relays.
+// It boots its own Pyodide with the training libraries (numpy + scipy, whose L-BFGS the
+// model trains with; loaded only when the user trains), unpacks the mimic package, and hands the work to Python (mimic.trainjob); this file only relays.
 import { loadPyodide } from "./vendor/pyodide/pyodide.mjs";
 
 let pyodide = null;
@@ -9,7 +9,7 @@ async function boot() {
   const indexURL = new URL("./vendor/pyodide/", import.meta.url).href;
   postMessage({ type: "progress", fraction: 0, message: "Starting Python for training" });
   pyodide = await loadPyodide({ indexURL });
-  await pyodide.loadPackage(["numpy", "scikit-learn"], {
+  await pyodide.loadPackage(["numpy", "scipy"], {
     messageCallback: (m) => postMessage({ type: "progress", fraction: 0, message: m }),
     errorCallback: (m) => postMessage({ type: "log", message: m }),
   });

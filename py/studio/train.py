@@ -60,7 +60,7 @@ class TrainView:
         by_id("loss-curve").hidden = False
         by_id("loss-line").setAttribute("points", "")
         js.document.body.dataset.training = "running"
-        self.progress(0.0, "Loading scikit-learn for training…", None)
+        self.progress(0.0, "Loading the training libraries…", None)
         on_progress = create_proxy(self.progress)
         try:
             data = dump_clips(app.clips)
