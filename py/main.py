@@ -7,15 +7,18 @@ what is done with them. Frames cross the bridge through Float32Arrays created on
 
 from __future__ import annotations
 
-from pyodide.ffi import create_proxy
 from pyscript import window
 
-from studio.app import App, setup_tabs
-from studio.dom import by_id
-from studio.live import LiveView
-from studio.record import RecordView
-from studio.storage import Storage
-from studio.train import TrainView
+window.performance.mark("mimic:main-start")  # start-up phases, read by scripts/bench_startup.py
+
+from pyodide.ffi import create_proxy  # noqa: E402
+
+from studio.app import App, setup_tabs  # noqa: E402
+from studio.dom import by_id  # noqa: E402
+from studio.live import LiveView  # noqa: E402
+from studio.record import RecordView  # noqa: E402
+from studio.storage import Storage  # noqa: E402
+from studio.train import TrainView  # noqa: E402
 
 
 async def restore(app: App, record: RecordView) -> None:
@@ -47,6 +50,7 @@ async def main() -> None:
     except Exception as exc:
         bridge.fail(str(getattr(exc, "message", exc)))
         return
+    window.performance.mark("mimic:imported")
     app = App(bridge, Storage(store))
     setup_tabs()
     record = RecordView(app)
@@ -55,6 +59,7 @@ async def main() -> None:
     window.mimicApp = create_proxy(app)  # for tests and the console
     bridge.attachPython(create_proxy(app.on_frame))
     await restore(app, record)
+    window.performance.mark("mimic:restored")
     window.document.body.dataset.restored = "true"
 
 
