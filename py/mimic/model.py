@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,7 @@ class ExpressionModel:
         self.masks_ = masks
         self.offset_ = np.zeros(COUNT, np.float32)
         self.training_ = {
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "frames": int(sum(len(c.frames) for c in clips)), "frames_used": len(x),
             "iterations": int(self.n_iter_), "loss": float(self.loss_),
             "seconds": round(time.perf_counter() - t0, 3),
@@ -312,6 +314,7 @@ class ExpressionModel:
                                                      "dedup", "trim_start_s", "trim_end_s",
                                                      "calibrate_sessions", "seed")},
             "training": self.training_,
+            "created_at": self.training_.get("created_at"),
         }
         arrays = {"reference": self.reference_, "offset": self.offset_}
         for i, layer in enumerate(self._layers):

@@ -218,11 +218,17 @@ def safe_name(name: str) -> str:
 
 
 def with_cleanup(record: ModelRecord) -> bytes:
-    """The model file with the user's current clean-up settings written into its header."""
-    if record.cleanup is None:
+    """The model file with the user's clean-up settings, name and held-out report in its
+    header, so the file says everything the studio knows about the model."""
+    report = (record.summary or {}).get("report")
+    if record.cleanup is None and report is None:
         return record.data
     header, arrays = modelfile.unpack(record.data)
-    header["cleanup"] = record.cleanup
+    if record.cleanup is not None:
+        header["cleanup"] = record.cleanup
+    if report is not None:
+        header["report"] = report
+    header["name"] = record.name
     return modelfile.pack(header, arrays)
 
 
@@ -248,6 +254,8 @@ async def read_model_files(files: list[Any]) -> tuple[ModelRecord, Any]:
         model = modelfile.loads(data)
         name = PurePath(fname).stem
     header, _ = modelfile.unpack(data)
+    if isinstance(header.get("name"), str) and header["name"].strip():
+        name = header["name"].strip()
     record = ModelRecord(id=secrets.token_hex(6), name=name[:80], created_at=now, data=data,
                          summary={"imported": True, "report": header.get("report")},
                          cleanup=header.get("cleanup"))
