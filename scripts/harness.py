@@ -12,6 +12,7 @@ import functools
 import hashlib
 import http.server
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,20 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+
+def _fixtures() -> Path:
+    """../shared/fixtures beside the project root; MIMIC_FIXTURES overrides it (a clone kept
+    elsewhere), and the workplace's own copy is the last resort."""
+    if os.environ.get("MIMIC_FIXTURES"):
+        return Path(os.environ["MIMIC_FIXTURES"])
+    for candidate in (ROOT.parent / "shared" / "fixtures", Path("/work/shared/fixtures")):
+        if candidate.is_dir():
+            return candidate
+    return ROOT.parent / "shared" / "fixtures"
+
+
+FIXTURES = _fixtures()
 CACHE = ROOT / ".vendor-cache"
 CHROMIUM = Path("/usr/bin/chromium")
 
