@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import make_avatar  # noqa: E402
 import vendor  # noqa: E402
 
 # What the site is made of; nothing else in the repository is served.
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     except vendor.VendorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    make_avatar.ensure()  # the built-in avatar (generated, not committed)
     if args.build:
         out = build(args.build)
         print(f"static site written to {out}")

@@ -14,6 +14,7 @@ window.performance.mark("mimic:main-start")  # start-up phases, read by scripts/
 from pyodide.ffi import create_proxy  # noqa: E402
 
 from studio.app import App, setup_tabs  # noqa: E402
+from studio.avatar import AvatarDriver  # noqa: E402
 from studio.dom import by_id  # noqa: E402
 from studio.live import LiveView  # noqa: E402
 from studio.record import RecordView  # noqa: E402
@@ -56,6 +57,12 @@ async def main() -> None:
     record = RecordView(app)
     TrainView(app)
     LiveView(app)
+    app.avatar = AvatarDriver(app)
+    bridge.onAvatar = create_proxy(app.avatar.on_avatar)
+    if bridge.avatar:
+        app.avatar.attach(bridge.avatar)
+        if bridge.avatar.info():
+            app.avatar.on_avatar(bridge.avatar.info())
     window.mimicApp = create_proxy(app)  # for tests and the console
     bridge.attachPython(create_proxy(app.on_frame))
     await restore(app, record)

@@ -6,6 +6,8 @@ import { Bars } from "./bars.js";
 import { startCamera, createLandmarker, CameraError } from "./camera.js";
 import { ensureIsolation } from "./platform.js";
 import { createBridge, FrameTimer } from "./bridge.js";
+import { AvatarView } from "./avatar.js";
+import { Store } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 const loading = new Loading($("loading"), $("progress-fill"), $("status"));
@@ -27,10 +29,55 @@ const bridge = createBridge({
 });
 window.mimicBridge = bridge;
 
+function avatarError(message) {
+  const box = $("avatar-error");
+  box.textContent = message; // file names are user text: never HTML
+  box.hidden = !message;
+}
+
+// The avatar loads beside everything else; Python hears about each character it shows.
+function startAvatar() {
+  let view;
+  try {
+    view = new AvatarView($("avatar"), {
+      onChange: (info) => bridge.onAvatar && bridge.onAvatar(info),
+      onError: avatarError,
+    });
+  } catch (err) {
+    avatarError(`The avatar cannot be shown here (WebGL unavailable): ${err.message || err}`);
+    return;
+  }
+  window.mimicAvatar = view;
+  bridge.avatar = view;
+  const load = (file) => {
+    avatarError("");
+    view.loadFile(file).catch((err) => avatarError(`${file.name}: ${err.message || err}. The previous avatar stays.`));
+  };
+  $("avatar-file").addEventListener("change", (e) => {
+    if (e.target.files[0]) load(e.target.files[0]);
+    e.target.value = "";
+  });
+  const box = $("avatar-box");
+  box.addEventListener("dragover", (e) => { e.preventDefault(); box.classList.add("dragging"); });
+  box.addEventListener("dragleave", () => box.classList.remove("dragging"));
+  box.addEventListener("drop", (e) => {
+    e.preventDefault();
+    box.classList.remove("dragging");
+    const file = e.dataTransfer.files[0];
+    if (file) load(file);
+  });
+  Store.open()
+    .then((store) => { view.store = store; })
+    .catch(() => {})
+    .then(() => view.restore())
+    .catch((err) => avatarError(`The avatar could not be loaded: ${err.message || err}`));
+}
+
 async function main() {
   if (!(await ensureIsolation())) return; // the page is reloading under the service worker
   loading.watchResources();
   import("./vendor/pyscript/core.js"); // boots Python in parallel with the camera
+  startAvatar();
   const video = $("camera");
   let landmarker;
   try {

@@ -27,6 +27,11 @@ class LivePipeline:
         self._clean = self.out[n:]
 
     @property
+    def clean(self) -> np.ndarray:
+        """The cleaned-up half of the output buffer (a view, updated by every `step`)."""
+        return self._clean
+
+    @property
     def groups(self) -> list[str]:
         """The group of each target, in output order (for laying out the bars)."""
         groups = [""] * len(self.names)

@@ -47,6 +47,7 @@ class App:
         self.pred_js: Any = None
         self.playback: tuple[Clip, float] | None = None
         self.listeners: list[Any] = []  # views that want to hear about data changes
+        self.avatar: Any = None  # studio.avatar.AvatarDriver, set by main
 
     # per frame ---------------------------------------------------------------
     def on_frame(self, t_ms: float, has_face: bool) -> None:
@@ -59,8 +60,13 @@ class App:
             self._play(t_ms)
         else:
             self.display_js.assign(frame)
+        clean = None
         if self.pipeline is not None and has_face:
-            self.pred_js.assign(self.pipeline.step(frame, t_ms * 0.001))
+            out = self.pipeline.step(frame, t_ms * 0.001)
+            self.pred_js.assign(out)
+            clean = self.pipeline.clean
+        if self.avatar is not None and has_face:
+            self.avatar.step(frame, clean, t_ms * 0.001)
 
     def _play(self, t_ms: float) -> None:
         clip, start = self.playback
@@ -88,6 +94,8 @@ class App:
             self.pipeline = None
             self.active_model_id = None
             self.pred_js = self.bridge.setPredictionLayout([], [])
+            if self.avatar is not None:
+                self.avatar.plan()
             return
         model = model or modelfile.loads(record.data)
         calib = self.session_calibration()
@@ -97,6 +105,8 @@ class App:
         self.pred_js = self.bridge.setPredictionLayout(list(pipeline.names), pipeline.groups)
         self.pipeline = pipeline
         self.active_model_id = record.id
+        if self.avatar is not None:
+            self.avatar.plan()
 
     def session_calibration(self) -> Clip | None:
         """This visit's neutral calibration clip, if the user recorded one."""

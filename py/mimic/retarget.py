@@ -1,0 +1,186 @@
+"""From what the app measures to what a character can show.
+
+Characters come in two kinds, and users should not have to know which they have:
+
+- "Perfect sync" characters carry ARKit-named morph targets (`eyeBlinkLeft` ... `tongueOut`).
+  MediaPipe's 52 weights are the same shapes, so they drive such a character directly, with
+  no training. `MorphMap` matches the character's morph names (written in many styles:
+  `EyeBlinkLeft`, `eyeBlink_L`, `blendShape1.eyeBlinkLeft`) to MediaPipe's once per character.
+- VRM characters carry expressions (happy, aa, blink, ...; VRM 0.x names are mapped to 1.0
+  by three-vrm). A trained model drives them (`ExpressionMap`); before there is a model,
+  `rule_weights` gives a rough but lively mapping so a character moves from the first frame.
+
+Either way the result is one float32 vector per frame in the character's own slot order,
+plus the head pose and gaze (`HeadPose`), smoothed. Everything per frame writes into
+preallocated arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from mimic.blendshapes import COUNT, INDEX, NAMES
+from mimic.postprocess import OneEuroFilter
+from mimic.targets import canonical
+
+__all__ = ["POSE_SLOTS", "RULE_TARGETS", "ExpressionMap", "HeadPose", "MorphMap", "morph_key",
+           "rule_weights"]
+
+# yaw, pitch, roll of the head and yaw, pitch of the gaze, radians, after the slots.
+POSE_SLOTS = 5
+_SIDE = re.compile(r"(?:[_\-. ]?)(l|r|left|right)$")
+
+
+def morph_key(name: str) -> str:
+    """A comparable key for a blendshape name in any of the common spellings."""
+    base = re.split(r"[.|:/]", str(name))[-1]
+    low = base.lower()
+    side = ""
+    m = _SIDE.search(low)
+    if m and (m.group(1) in ("left", "right") or re.search(r"[_\-. ][lr]$", low)):
+        side = "left" if m.group(1).startswith("l") else "right"
+        low = low[:m.start()]
+    return re.sub(r"[^a-z0-9]", "", low) + side
+
+
+_MP_KEYS = {morph_key(n): i for i, n in enumerate(NAMES) if i}
+
+
+class MorphMap:
+    """Which of a character's morphs take which MediaPipe weight."""
+
+    def __init__(self, morph_names: Sequence[str]) -> None:
+        slots, sources, seen = [], [], set()
+        for slot, name in enumerate(morph_names):
+            source = _MP_KEYS.get(morph_key(name))
+            if source is not None:
+                slots.append(slot)
+                sources.append(source)
+                seen.add(source)
+        self.slots = np.array(slots, np.intp)
+        self.sources = np.array(sources, np.intp)
+        self.size = len(morph_names)
+        self.missing = [NAMES[i] for i in range(1, COUNT) if i not in seen]
+
+    @property
+    def matched(self) -> int:
+        return len(set(self.sources.tolist()))
+
+    def apply(self, frame: np.ndarray, out: np.ndarray) -> None:
+        """out[slot] = frame[source] for every matched morph."""
+        out[self.slots] = frame[self.sources]
+
+
+class ExpressionMap:
+    """Which model outputs drive which of a character's expressions."""
+
+    def __init__(self, target_names: Sequence[str], expressions: Iterable[str]) -> None:
+        expressions = list(expressions)
+        by_name: dict[str, int] = {}
+        for slot, name in enumerate(expressions):
+            by_name.setdefault(canonical(name), slot)
+            by_name.setdefault(str(name).casefold(), slot)
+        slots, sources, missing = [], [], []
+        for i, target in enumerate(target_names):
+            slot = by_name.get(canonical(target), by_name.get(str(target).casefold()))
+            if slot is None:
+                if target != "neutral":  # every character shows neutral: no expression at all
+                    missing.append(target)
+                continue
+            slots.append(slot)
+            sources.append(i)
+        self.slots = np.array(slots, np.intp)
+        self.sources = np.array(sources, np.intp)
+        self.size = len(expressions)
+        self.missing = missing
+
+    def apply(self, weights: np.ndarray, out: np.ndarray) -> None:
+        out[self.slots] = weights[self.sources]
+
+
+# --- before there is a model -------------------------------------------------------------------
+
+RULE_TARGETS = ("happy", "angry", "sad", "surprised", "aa", "ih", "ou", "ee", "oh", "blink",
+                "blinkLeft", "blinkRight")
+
+
+def _pair(stem: str) -> tuple[int, int]:
+    return INDEX[stem + "Left"], INDEX[stem + "Right"]
+
+
+_SMILE, _FROWN, _BROW_DOWN = _pair("mouthSmile"), _pair("mouthFrown"), _pair("browDown")
+_BROW_UP, _WIDE, _STRETCH = _pair("browOuterUp"), _pair("eyeWide"), _pair("mouthStretch")
+_BLINK = _pair("eyeBlink")
+_J = {n: INDEX[n] for n in ("jawOpen", "mouthPucker", "mouthFunnel", "browInnerUp")}
+
+
+def rule_weights(frame: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Rough VRM preset weights straight from blendshapes, in `RULE_TARGETS` order.
+
+    Good enough to show that the character follows the face before any training; a trained
+    model replaces it. Scalar Python, as there are only a dozen values.
+    """
+    f = frame
+    smile = 0.5 * (f[_SMILE[0]] + f[_SMILE[1]])
+    frown = 0.5 * (f[_FROWN[0]] + f[_FROWN[1]])
+    brow_down = 0.5 * (f[_BROW_DOWN[0]] + f[_BROW_DOWN[1]])
+    brow_up = 0.5 * (f[_BROW_UP[0]] + f[_BROW_UP[1]])
+    wide = 0.5 * (f[_WIDE[0]] + f[_WIDE[1]])
+    stretch = 0.5 * (f[_STRETCH[0]] + f[_STRETCH[1]])
+    jaw, pucker, funnel = f[_J["jawOpen"]], f[_J["mouthPucker"]], f[_J["mouthFunnel"]]
+    left, right = f[_BLINK[0]], f[_BLINK[1]]
+    both = min(left, right)
+    values = (
+        1.4 * smile, 1.5 * brow_down, 1.5 * frown + 0.5 * f[_J["browInnerUp"]] * (smile < 0.2),
+        min(brow_up, wide) * 2.0, 1.3 * jaw * (1 - funnel), stretch * (1 - jaw),
+        1.2 * pucker, 1.2 * stretch * smile, 1.2 * funnel,
+        both, max(0.0, left - right), max(0.0, right - left),
+    )
+    for i, v in enumerate(values):
+        out[i] = v
+    np.clip(out[: len(values)], 0.0, 1.0, out=out[: len(values)])
+    return out
+
+
+# --- head pose and gaze ------------------------------------------------------------------------
+
+
+class HeadPose:
+    """Head yaw/pitch/roll from MediaPipe's facial transformation matrix, gaze from the eye
+    blendshapes, both through a 1€ filter (jitter at rest, no lag on fast turns).
+
+    By default the character copies the user side for side, as the morphs do (the user's left
+    eye closes the character's left eye; turning to one's own left turns the character to its
+    own left). `mirror` swaps sides for the head and gaze instead."""
+
+    GAZE_YAW = math.radians(25)
+    GAZE_PITCH = math.radians(18)
+
+    def __init__(self, mirror: bool = False, min_cutoff: float = 1.5, beta: float = 0.5) -> None:
+        self.mirror = mirror
+        self.filter = OneEuroFilter(POSE_SLOTS, min_cutoff=min_cutoff, beta=beta)
+        self._raw = np.zeros(POSE_SLOTS, np.float32)
+        self._look = np.array([INDEX[n] for n in (
+            "eyeLookOutLeft", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutRight",
+            "eyeLookUpLeft", "eyeLookUpRight", "eyeLookDownLeft", "eyeLookDownRight")])
+
+    def step(self, matrix: np.ndarray, frame: np.ndarray, t: float) -> np.ndarray:
+        """Filtered [yaw, pitch, roll, gaze yaw, gaze pitch] for one frame."""
+        m = matrix  # column-major 4x4: element (row r, col c) at m[4 * c + r]
+        sign = -1.0 if self.mirror else 1.0
+        yaw = math.atan2(m[8], m[10])  # R[0][2], R[2][2]
+        pitch = math.asin(max(-1.0, min(1.0, -m[9])))  # -R[1][2]
+        roll = math.atan2(m[1], m[5])  # R[1][0], R[1][1]
+        lo, li, ri, ro, ul, ur, dl, dr = (float(frame[i]) for i in self._look)
+        # positive yaw turns the character towards its left (+X): looking to one's own left
+        # turns the left eye out and the right eye in
+        gaze_yaw = 0.5 * ((lo - li) + (ri - ro)) * self.GAZE_YAW
+        gaze_pitch = 0.5 * ((ul + ur) - (dl + dr)) * self.GAZE_PITCH
+        raw = self._raw
+        raw[0], raw[1], raw[2] = sign * yaw, pitch, sign * roll
+        raw[3], raw[4] = sign * gaze_yaw, gaze_pitch
+        return self.filter(raw, t)

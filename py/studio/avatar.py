@@ -1,0 +1,141 @@
+"""Which weights drive the avatar, decided per character and per frame.
+
+One flow for every kind of character: when a character loads, web/avatar.js reports what it
+has (VRM expressions, ARKit morphs, or both) and this picks the path:
+
+- "arkit": the character's ARKit morphs take MediaPipe's weights directly. No training.
+- "model": VRM expressions take the active model's cleaned-up prediction.
+- "rules": VRM expressions from simple blendshape rules, until a model is trained.
+
+"auto" (the default) prefers a trained model for a character with expressions, otherwise
+ARKit morphs if it has them, otherwise the rules. A target the character lacks is reported
+once, in the avatar note, and skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mimic.retarget import (
+    POSE_SLOTS,
+    RULE_TARGETS,
+    ExpressionMap,
+    HeadPose,
+    MorphMap,
+    rule_weights,
+)
+from studio.dom import by_id, on
+
+MODES = ("auto", "arkit", "model", "rules")
+MIN_ARKIT = 20  # matched ARKit morphs for a character to count as "perfect sync"
+
+
+class AvatarDriver:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.view: Any = None
+        self.info: dict[str, Any] | None = None
+        self.choice = "auto"
+        self.mode: str | None = None
+        self.buffer = np.zeros(POSE_SLOTS, np.float32)
+        self.weights_js: Any = None
+        self.matrix = np.zeros(16, np.float32)
+        self.pose = HeadPose()
+        self.rules = np.zeros(len(RULE_TARGETS), np.float32)
+        self.morph_map: MorphMap | None = None
+        self.expr_map: ExpressionMap | None = None
+        self._slots = self.buffer[:0]
+        self._pose = self.buffer[0:POSE_SLOTS]
+        on(by_id("avatar-mode"), "change", lambda e: self.choose(str(e.target.value)))
+
+    # set-up ------------------------------------------------------------------------------
+    def attach(self, view: Any) -> None:
+        self.view = view
+
+    def on_avatar(self, info: Any) -> None:
+        """A character finished loading: remember what it offers and plan again."""
+        self.info = info.to_py() if hasattr(info, "to_py") else dict(info)
+        self.plan()
+
+    def choose(self, choice: str) -> None:
+        self.choice = choice if choice in MODES else "auto"
+        self.plan()
+
+    def has_arkit(self) -> bool:
+        return bool(self.info) and MorphMap(self.info["morphs"]).matched >= MIN_ARKIT
+
+    def has_expressions(self) -> bool:
+        return bool(self.info and self.info["expressions"])
+
+    def pick(self) -> str:
+        model = self.app.pipeline is not None
+        if self.choice == "arkit" and self.has_arkit():
+            return "arkit"
+        if self.choice == "model" and model and self.has_expressions():
+            return "model"
+        if self.choice == "rules" and self.has_expressions():
+            return "rules"
+        if model and self.has_expressions():
+            return "model"
+        if self.has_arkit():
+            return "arkit"
+        return "rules"
+
+    def plan(self) -> None:
+        """Lay out the per-frame buffer for the chosen path; called on any relevant change."""
+        if self.view is None or not self.info:
+            return
+        mode = self.pick()
+        info = self.info
+        missing: list[str] = []
+        if mode == "arkit":
+            names = list(info["morphs"])
+            self.morph_map = MorphMap(names)
+            missing = self.morph_map.missing
+        else:
+            names = list(info["expressions"])
+            targets = (list(self.app.pipeline.names) if mode == "model"
+                       else list(RULE_TARGETS))
+            self.expr_map = ExpressionMap(targets, names)
+            missing = self.expr_map.missing
+        self.mode = mode
+        self.buffer = np.zeros(len(names) + POSE_SLOTS, np.float32)
+        self._slots = self.buffer[: len(names)]
+        self._pose = self.buffer[len(names):]
+        self.weights_js = self.view.setLayout("morphs" if mode == "arkit" else "expressions",
+                                              names)
+        self._describe(mode, missing)
+
+    def _describe(self, mode: str, missing: list[str]) -> None:
+        info = self.info or {}
+        kinds = {"vrm1": "VRM 1.0", "vrm0": "VRM 0.x", "arkit": "glTF with ARKit morphs"}
+        how = {"arkit": "driven by your face's blendshapes directly (no training needed)",
+               "model": "driven by your trained model",
+               "rules": "driven by simple rules until you train a model"}[mode]
+        text = f"{info.get('name', 'Avatar')} ({kinds.get(info.get('kind'), '?')}): {how}."
+        if missing:
+            shown = ", ".join(missing[:8]) + (" …" if len(missing) > 8 else "")
+            text += f" It has no {shown}; those are skipped."
+        by_id("avatar-note").textContent = text
+        select = by_id("avatar-mode")
+        select.hidden = not (self.has_arkit() and self.has_expressions())
+        select.value = self.choice
+        by_id("avatar").dataset.mode = mode
+
+    # per frame -----------------------------------------------------------------------------
+    def step(self, frame: np.ndarray, clean: np.ndarray | None, t: float) -> None:
+        if self.weights_js is None:
+            return
+        mode = self.mode
+        if mode == "arkit":
+            self.morph_map.apply(frame, self._slots)
+        elif mode == "model" and clean is not None:
+            self.expr_map.apply(clean, self._slots)
+        elif mode == "rules":
+            self.expr_map.apply(rule_weights(frame, self.rules), self._slots)
+        self.app.bridge.matrix.assign_to(self.matrix)
+        self._pose[:] = self.pose.step(self.matrix, frame, t)
+        self.weights_js.assign(self.buffer)
+

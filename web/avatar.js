@@ -1,0 +1,300 @@
+// The avatar: three.js + three-vrm rendering a VRM 1.0 / 0.x or ARKit-morph glTF character.
+// Loading, inspecting and drawing need the JS libraries; which weight goes where is decided in
+// Python (studio/avatar.py, mimic/retarget.py), which fills one Float32Array per frame in the
+// layout it asked for with setLayout(). This file only applies that array, at display rate.
+import * as THREE from "three";
+import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
+import { VRMLoaderPlugin, VRMUtils } from "@pixiv/three-vrm";
+
+const DEFAULT_URL = new URL("./generated/mimic-head.vrm", import.meta.url);
+const POSE_SLOTS = 5; // head yaw, pitch, roll, gaze yaw, gaze pitch (radians), after the slots
+const LAST_KEY = "last";
+
+export class AvatarError extends Error {}
+
+export class AvatarView {
+  constructor(canvas, { store = null, onChange = () => {}, onError = () => {} } = {}) {
+    this.canvas = canvas;
+    this.store = store;
+    this.onChange = onChange;
+    this.onError = onError;
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, alpha: true, preserveDrawingBuffer: true });
+    this.renderer.setPixelRatio(1);
+    this.renderer.outputColorSpace = THREE.SRGBColorSpace;
+    this.scene = new THREE.Scene();
+    this.camera = new THREE.PerspectiveCamera(24, 1, 0.05, 20);
+    this.scene.add(new THREE.HemisphereLight(0xffffff, 0x445566, 1.6));
+    const key = new THREE.DirectionalLight(0xffffff, 1.6);
+    key.position.set(0.6, 1.8, 2.0);
+    this.scene.add(key);
+    this._last = performance.now();
+    this.loader = new GLTFLoader();
+    this.loader.register((parser) => new VRMLoaderPlugin(parser));
+    this.current = null; // {root, vrm, info, morphs}
+    this.weights = null; // Float32Array filled by Python
+    this.apply = [];
+    this.hold = false; // tests and the expression preview set weights by hand
+    this.running = false;
+    this.fps = 0;
+    this.renderMs = 0;
+    this._frames = 0;
+    this._windowStart = performance.now();
+    this._resize();
+    new ResizeObserver(() => this._resize()).observe(canvas);
+  }
+
+  // --- loading -------------------------------------------------------------------------------
+  async loadDefault() {
+    const res = await fetch(DEFAULT_URL);
+    if (!res.ok) throw new AvatarError(`the built-in avatar answered ${res.status}`);
+    return this.load(await res.arrayBuffer(), "Mimic (built-in)", { remember: false });
+  }
+
+  async restore() {
+    const saved = this.store ? await this.store.get("avatars", LAST_KEY).catch(() => null) : null;
+    if (saved && saved.data) {
+      try {
+        return await this.load(saved.data, saved.name, { remember: false });
+      } catch (err) {
+        this.onError(`Your last avatar (${saved.name}) could not be loaded again: ${err.message}`);
+      }
+    }
+    return this.loadDefault();
+  }
+
+  async loadFile(file) {
+    const data = await file.arrayBuffer();
+    return this.load(data, file.name, { remember: true });
+  }
+
+  // Parses and inspects first; the shown avatar changes only if everything worked.
+  async load(data, name, { remember = false } = {}) {
+    const gltf = await this._parse(data);
+    const next = inspect(gltf, name);
+    if (next.info.kind === "none") {
+      disposeRoot(next.root);
+      throw new AvatarError(`${name} has no VRM expressions and no ARKit blendshapes to drive`);
+    }
+    if (remember && this.store) {
+      await this.store.put("avatars", { id: LAST_KEY, name, data, savedAt: new Date().toISOString() });
+    }
+    if (this.current) {
+      this.scene.remove(this.current.root);
+      disposeRoot(this.current.root);
+    }
+    this.current = next;
+    this.scene.add(next.root);
+    this._frame(next);
+    this.weights = null;
+    this.apply = [];
+    document.body.dataset.avatar = next.info.kind;
+    this.onChange(next.info);
+    this.start();
+    return next.info;
+  }
+
+  _parse(data) {
+    const head = new Uint8Array(data, 0, Math.min(4, data.byteLength));
+    const magic = String.fromCharCode(...head);
+    if (magic !== "glTF" && head[0] !== 0x7b /* { */) {
+      return Promise.reject(new AvatarError("this is not a glTF, GLB or VRM file"));
+    }
+    return new Promise((resolve, reject) => {
+      try {
+        this.loader.parse(data, "", resolve, (err) =>
+          reject(new AvatarError(`this file could not be read as glTF/VRM (${err.message || err})`)));
+      } catch (err) {
+        reject(new AvatarError(`this file could not be read as glTF/VRM (${err.message || err})`));
+      }
+    });
+  }
+
+  // Frames the head: from the head bone up to the top of the character, whatever its size.
+  _frame({ root, vrm }) {
+    root.updateMatrixWorld(true);
+    const box = new THREE.Box3().setFromObject(root);
+    const center = box.getCenter(new THREE.Vector3());
+    const head = vrm && vrm.humanoid && vrm.humanoid.getRawBoneNode("head");
+    const headY = head ? head.getWorldPosition(new THREE.Vector3()).y : box.max.y - 0.3 * (box.max.y - box.min.y);
+    const size = Math.max(0.12, box.max.y - headY);
+    const target = new THREE.Vector3(center.x, headY + 0.42 * size, center.z);
+    this.camera.position.set(target.x, target.y, box.max.z + 4.0 * size);
+    this.camera.lookAt(target);
+  }
+
+  // --- driving -------------------------------------------------------------------------------
+  // Python picks the slots (expression names or morph names) and fills the returned array.
+  setLayout(mode, names) {
+    const cur = this.current;
+    const list = Array.from(names);
+    this.apply = list.map((name) => {
+      if (mode === "expressions") {
+        const m = cur.vrm && cur.vrm.expressionManager;
+        return m && m.getExpression(name) ? { expression: name } : null;
+      }
+      return { morphs: cur.morphs.get(name) || [] };
+    });
+    this.mode = mode;
+    this.weights = new Float32Array(list.length + POSE_SLOTS);
+    if (cur.vrm && cur.vrm.expressionManager) {
+      for (const e of cur.vrm.expressionManager.expressions) cur.vrm.expressionManager.setValue(e.expressionName, 0);
+    }
+    for (const [, targets] of cur.morphs) for (const [mesh, i] of targets) mesh.morphTargetInfluences[i] = 0;
+    return this.weights;
+  }
+
+  setExpression(name, value) {
+    const m = this.current && this.current.vrm && this.current.vrm.expressionManager;
+    if (m && m.getExpression(name)) {
+      m.setValue(name, value);
+      return true;
+    }
+    const targets = this.current && this.current.morphs.get(name);
+    if (!targets) return false;
+    for (const [mesh, i] of targets) mesh.morphTargetInfluences[i] = value;
+    return true;
+  }
+
+  weightsNow() {
+    const out = { expressions: {}, morphs: {} };
+    const cur = this.current;
+    if (!cur) return out;
+    const m = cur.vrm && cur.vrm.expressionManager;
+    if (m) for (const e of m.expressions) out.expressions[e.expressionName] = m.getValue(e.expressionName);
+    for (const [name, targets] of cur.morphs) {
+      if (targets.length) out.morphs[name] = targets[0][0].morphTargetInfluences[targets[0][1]];
+    }
+    return out;
+  }
+
+  info() {
+    return this.current ? { ...this.current.info, mode: this.mode || null, fps: this.fps, renderMs: this.renderMs } : null;
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    const tick = () => {
+      if (!this.running) return;
+      this.renderOnce();
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }
+
+  stop() { this.running = false; }
+
+  renderOnce() {
+    const cur = this.current;
+    if (!cur) return;
+    const t0 = performance.now();
+    const dt = Math.min(0.1, (t0 - this._last) / 1000);
+    this._last = t0;
+    const drive = !this.hold && this.weights;
+    if (drive) this._applyPose(cur);
+    if (drive && this.mode === "expressions") this._applyWeights(cur);
+    if (cur.vrm) cur.vrm.update(dt); // VRM expressions rewrite the morphs they bind ...
+    if (drive && this.mode === "morphs") this._applyWeights(cur); // ... so morphs go after
+    this.renderer.render(this.scene, this.camera);
+    const t1 = performance.now();
+    this.renderMs = this.renderMs * 0.9 + (t1 - t0) * 0.1;
+    this._frames += 1;
+    if (t1 - this._windowStart >= 1000) {
+      this.fps = (this._frames * 1000) / (t1 - this._windowStart);
+      this._frames = 0;
+      this._windowStart = t1;
+    }
+  }
+
+  _applyWeights(cur) {
+    const w = this.weights;
+    const apply = this.apply;
+    const manager = cur.vrm && cur.vrm.expressionManager;
+    for (let i = 0; i < apply.length; i++) {
+      const a = apply[i];
+      if (!a) continue;
+      if (a.expression) manager.setValue(a.expression, w[i]);
+      else for (let k = 0; k < a.morphs.length; k++) a.morphs[k][0].morphTargetInfluences[a.morphs[k][1]] = w[i];
+    }
+  }
+
+  _applyPose(cur) {
+    const w = this.weights;
+    const n = this.apply.length;
+    const yaw = w[n], pitch = w[n + 1], roll = w[n + 2];
+    cur.head.rotation.set(-pitch, yaw, -roll, "YXZ");
+    if (cur.vrm && cur.vrm.lookAt) {
+      cur.vrm.lookAt.yaw = THREE.MathUtils.radToDeg(w[n + 3]);
+      cur.vrm.lookAt.pitch = THREE.MathUtils.radToDeg(w[n + 4]);
+    }
+  }
+
+  _resize() {
+    const w = this.canvas.clientWidth || this.canvas.width;
+    const h = this.canvas.clientHeight || this.canvas.height;
+    this.renderer.setSize(w, h, false);
+    this.camera.aspect = w / h;
+    this.camera.updateProjectionMatrix();
+  }
+}
+
+// What a loaded file is and what it can show.
+function inspect(gltf, name) {
+  const vrm = gltf.userData.vrm || null;
+  const root = vrm ? vrm.scene : gltf.scene;
+  if (vrm) {
+    VRMUtils.removeUnnecessaryVertices(root);
+    if (vrm.meta && vrm.meta.metaVersion === "0") VRMUtils.rotateVRM0(vrm);
+    if (vrm.lookAt) vrm.lookAt.autoUpdate = true;
+  }
+  const morphs = new Map(); // morph name -> [[mesh, index], ...]
+  root.traverse((obj) => {
+    if (obj.isMesh && obj.morphTargetDictionary) {
+      for (const [morph, i] of Object.entries(obj.morphTargetDictionary)) {
+        if (!morphs.has(morph)) morphs.set(morph, []);
+        morphs.get(morph).push([obj, i]);
+      }
+    }
+  });
+  const expressions = vrm && vrm.expressionManager ? vrm.expressionManager.expressions.map((e) => e.expressionName) : [];
+  const arkit = [...morphs.keys()].filter(looksArkit);
+  const kind = vrm ? (vrm.meta && vrm.meta.metaVersion === "0" ? "vrm0" : "vrm1") : arkit.length >= 10 ? "arkit" : "none";
+  // Head rotation: the VRM head bone, else the whole character.
+  const headBone = vrm && vrm.humanoid ? vrm.humanoid.getNormalizedBoneNode("head") : null;
+  return {
+    root, vrm, morphs, head: headBone || root,
+    info: { kind, name, expressions, morphs: [...morphs.keys()], arkitMorphs: arkit.length,
+            lookAt: Boolean(vrm && vrm.lookAt) },
+  };
+}
+
+// The 52 ARKit blendshape names; a character's morphs count as ARKit whatever their spelling.
+const ARKIT = new Set("browDownLeft,browDownRight,browInnerUp,browOuterUpLeft,browOuterUpRight,cheekPuff,cheekSquintLeft,cheekSquintRight,eyeBlinkLeft,eyeBlinkRight,eyeLookDownLeft,eyeLookDownRight,eyeLookInLeft,eyeLookInRight,eyeLookOutLeft,eyeLookOutRight,eyeLookUpLeft,eyeLookUpRight,eyeSquintLeft,eyeSquintRight,eyeWideLeft,eyeWideRight,jawForward,jawLeft,jawOpen,jawRight,mouthClose,mouthDimpleLeft,mouthDimpleRight,mouthFrownLeft,mouthFrownRight,mouthFunnel,mouthLeft,mouthLowerDownLeft,mouthLowerDownRight,mouthPressLeft,mouthPressRight,mouthPucker,mouthRight,mouthRollLower,mouthRollUpper,mouthShrugLower,mouthShrugUpper,mouthSmileLeft,mouthSmileRight,mouthStretchLeft,mouthStretchRight,mouthUpperUpLeft,mouthUpperUpRight,noseSneerLeft,noseSneerRight,tongueOut"
+  .split(",").map(morphKey));
+
+// Same normalisation as mimic.retarget.morph_key: last path part, lower case, _L/_R -> left/right.
+function morphKey(name) {
+  let low = String(name).split(/[.|:/]/).pop().toLowerCase();
+  let side = "";
+  const m = low.match(/(?:[_\-. ]?)(l|r|left|right)$/);
+  if (m && (m[1].length > 1 || /[_\-. ][lr]$/.test(low))) {
+    side = m[1].startsWith("l") ? "left" : "right";
+    low = low.slice(0, m.index);
+  }
+  return low.replace(/[^a-z0-9]/g, "") + side;
+}
+
+function looksArkit(name) {
+  return ARKIT.has(morphKey(name));
+}
+
+function disposeRoot(root) {
+  root.traverse((obj) => {
+    if (obj.geometry) obj.geometry.dispose();
+    const mats = obj.material ? (Array.isArray(obj.material) ? obj.material : [obj.material]) : [];
+    for (const m of mats) {
+      for (const v of Object.values(m)) if (v && v.isTexture) v.dispose();
+      m.dispose();
+    }
+  });
+}
