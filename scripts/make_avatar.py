@@ -149,7 +149,7 @@ def merge(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
 
 
 def build_skin() -> Part:
-    head = ellipsoid(HEAD_C, HEAD_R, 56, 36)[:3]
+    head = ellipsoid(HEAD_C, HEAD_R, 44, 28)[:3]
     nose = ellipsoid([0, 1.455, 0.104], [0.011, 0.016, 0.012], 16, 10)[:3]
     ears = [ellipsoid([s * 0.099, 1.465, -0.005], [0.012, 0.026, 0.016], 14, 10)[:3]
             for s in (1, -1)]

@@ -9,6 +9,7 @@ import { VRMLoaderPlugin, VRMUtils } from "@pixiv/three-vrm";
 const DEFAULT_URL = new URL("./generated/mimic-head.vrm", import.meta.url);
 const POSE_SLOTS = 5; // head yaw, pitch, roll, gaze yaw, gaze pitch (radians), after the slots
 const LAST_KEY = "last";
+const MAX_PIXELS = 320; // longest side of the drawing buffer; CSS scales it to the box
 
 export class AvatarError extends Error {}
 
@@ -18,7 +19,9 @@ export class AvatarView {
     this.store = store;
     this.onChange = onChange;
     this.onError = onError;
-    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, alpha: true, preserveDrawingBuffer: true });
+    // No MSAA and a capped drawing size: without a GPU (software WebGL) fill rate is what
+    // costs, and the camera loop shares the same cores.
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false, alpha: true, preserveDrawingBuffer: true, powerPreference: "low-power" });
     this.renderer.setPixelRatio(1);
     this.renderer.outputColorSpace = THREE.SRGBColorSpace;
     this.scene = new THREE.Scene();
@@ -34,6 +37,8 @@ export class AvatarView {
     this.weights = null; // Float32Array filled by Python
     this.apply = [];
     this.hold = false; // tests and the expression preview set weights by hand
+    this.frameSource = null; // () => camera frames so far, to draw once per new frame
+    this._seen = -1;
     this.running = false;
     this.fps = 0;
     this.renderMs = 0;
@@ -176,7 +181,13 @@ export class AvatarView {
     this.running = true;
     const tick = () => {
       if (!this.running) return;
-      this.renderOnce();
+      // A new camera frame (or a manual change) is the only thing that changes the picture,
+      // so display frames in between are skipped: the camera loop keeps the cores.
+      const seen = this.frameSource ? this.frameSource() : -1;
+      if (seen !== this._seen || this.hold || seen < 0) {
+        this._seen = seen;
+        this.renderOnce();
+      }
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
@@ -232,7 +243,8 @@ export class AvatarView {
   _resize() {
     const w = this.canvas.clientWidth || this.canvas.width;
     const h = this.canvas.clientHeight || this.canvas.height;
-    this.renderer.setSize(w, h, false);
+    const scale = Math.min(1, MAX_PIXELS / Math.max(w, h));
+    this.renderer.setSize(Math.round(w * scale), Math.round(h * scale), false);
     this.camera.aspect = w / h;
     this.camera.updateProjectionMatrix();
   }

@@ -49,6 +49,7 @@ function startAvatar() {
   }
   window.mimicAvatar = view;
   bridge.avatar = view;
+  view.frameSource = () => bridge.stats.pythonFrames;
   const load = (file) => {
     avatarError("");
     view.loadFile(file).catch((err) => avatarError(`${file.name}: ${err.message || err}. The previous avatar stays.`));
