@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import http.server
 import io
+import json
+import os
 import shutil
+import subprocess
 import sys
 import typing
 import zipfile
@@ -22,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import make_avatar  # noqa: E402
 import vendor  # noqa: E402
 
 # What the site is made of; nothing else in the repository is served.
@@ -67,6 +70,38 @@ def package_zip() -> bytes:
     return buf.getvalue()
 
 
+PRECACHE = "precache.json"
+# Runtime files the app never fetches (it trains with scipy, installs nothing with micropip,
+# and MediaPipe picks its SIMD build on every browser that runs the app).
+_NOT_PRECACHED = ("scikit_learn-", "joblib-", "threadpoolctl-", "micropip-", "packaging-",
+                  "vision_wasm_nosimd_internal", ".stamp")
+
+
+def precache_manifest() -> dict:
+    """What the service worker keeps for offline use, and a version that changes with it.
+
+    The version hashes names, sizes and modification times (cheap on every request) plus the
+    Python package zip, so any change to what is served gives a new cache that replaces the
+    old one. MIMIC_PRECACHE_SALT lets tests force a new version.
+    """
+    files = [name for name in SITE_FILES if (ROOT / name).exists() and name != "sw.js"]
+    for top in SITE_DIRS:
+        if top == "py":
+            files.append("py/main.py")  # the packages are served inside mimic.zip
+            continue
+        for path in sorted((ROOT / top).rglob("*")):
+            rel = path.relative_to(ROOT).as_posix()
+            if (path.is_file() and _is_served(rel) and not rel.endswith(".map")
+                    and not any(part in rel for part in _NOT_PRECACHED)):
+                files.append(rel)
+    digest = hashlib.sha256(os.environ.get("MIMIC_PRECACHE_SALT", "").encode())
+    for rel in files:
+        st = (ROOT / rel).stat()
+        digest.update(f"{rel}:{st.st_size}:{st.st_mtime_ns};".encode())
+    digest.update(package_zip())
+    return {"version": digest.hexdigest()[:16], "files": ["./", PACKAGE_ZIP, *files]}
+
+
 def _is_served(rel: str) -> bool:
     parts = Path(rel).parts
     if not parts or ".." in parts or any(p.startswith(".") and p != ".stamp" for p in parts):
@@ -92,7 +127,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def send_head(self):
         rel = self.path.split("?", 1)[0].split("#", 1)[0].lstrip("/")
-        if rel in ("", PACKAGE_ZIP):
+        if rel in ("", PACKAGE_ZIP, PRECACHE):
             return self._send_generated(rel)
         if not _is_served(rel):
             self.send_error(404, "Not part of the site")
@@ -103,9 +138,12 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         if rel == "":
             self.path = "/index.html"
             return super().send_head()
-        body = package_zip()
+        if rel == PRECACHE:
+            body, ctype = json.dumps(precache_manifest()).encode(), "application/json"
+        else:
+            body, ctype = package_zip(), "application/zip"
         self.send_response(200)
-        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         return io.BytesIO(body)
@@ -113,6 +151,26 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         if self.server.verbose:  # type: ignore[attr-defined]
             super().log_message(format, *args)
+
+
+def ensure_avatar() -> Path:
+    """Generate the built-in avatar (scripts/make_avatar.py, not committed) if needed.
+
+    Its geometry is numpy; on a machine without numpy, numpy is installed from PyPI into
+    .vendor-cache/pylib for this purpose only.
+    """
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        target = ROOT / ".vendor-cache" / "pylib"
+        if not (target / "numpy").is_dir():
+            print("[vendor] numpy (to build the avatar) ...", flush=True)
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target",
+                            str(target), "numpy==2.0.2"], check=True)
+        sys.path.insert(0, str(target))
+    import make_avatar
+
+    return make_avatar.ensure()
 
 
 def build(dest: Path) -> Path:
@@ -133,6 +191,7 @@ def build(dest: Path) -> Path:
                 (dest / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, dest / rel)
     (dest / PACKAGE_ZIP).write_bytes(package_zip())
+    (dest / PRECACHE).write_text(json.dumps(precache_manifest()))
     (dest / ".nojekyll").write_text("")  # GitHub Pages: serve files as they are
     return dest
 
@@ -164,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     except vendor.VendorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    make_avatar.ensure()  # the built-in avatar (generated, not committed)
+    ensure_avatar()
     if args.build:
         out = build(args.build)
         print(f"static site written to {out}")

@@ -180,7 +180,7 @@ def app_server(root: Path | None = None, port: int = 0) -> Iterator[str]:
         import serve
 
         serve.vendor.ensure(quiet=True)
-        serve.make_avatar.ensure()
+        serve.ensure_avatar()
         handler = functools.partial(_with_test_routes(serve.Handler), directory=str(ROOT))
     else:
         handler = functools.partial(_PlainHandler, directory=str(root))

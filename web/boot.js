@@ -4,7 +4,7 @@
 import { Loading } from "./loading.js";
 import { Bars } from "./bars.js";
 import { startCamera, createLandmarker, CameraError } from "./camera.js";
-import { ensureIsolation } from "./platform.js";
+import { ensureIsolation, registerOffline } from "./platform.js";
 import { createBridge, FrameTimer } from "./bridge.js";
 import { AvatarView } from "./avatar.js";
 import { Store } from "./store.js";
@@ -22,12 +22,29 @@ function showError(message) {
 const bridge = createBridge({
   onPythonReady() {
     loading.done("python");
+    setTimeout(() => registerOffline(showOffline), 1000); // after start-up, never during it
     $("bars-source").textContent = "from Python";
     document.body.dataset.python = "ready";
   },
   showError,
 });
 window.mimicBridge = bridge;
+
+function showOffline(msg) {
+  const el = $("offline-status");
+  if (msg.type === "offline-progress") {
+    el.textContent = `Saving for offline use… ${Math.round((100 * msg.done) / msg.total)}%`;
+    document.body.dataset.offline = "saving";
+  } else if (msg.type === "offline-ready") {
+    el.textContent = "Available offline";
+    document.body.dataset.offline = "ready";
+    document.body.dataset.offlineVersion = msg.version;
+  } else if (msg.type === "offline-error") {
+    el.textContent = "Offline use unavailable";
+    el.title = msg.message;
+    document.body.dataset.offline = "error";
+  }
+}
 
 function avatarError(message) {
   const box = $("avatar-error");

@@ -21,3 +21,24 @@ export async function ensureIsolation() {
     return true;
   }
 }
+
+// Offline use: once the app runs, register the versioned service worker, which stores the
+// app and its runtime in the background. onStatus gets {type: "offline-progress", done,
+// total} while it works and {type: "offline-ready", version} when everything is stored.
+export async function registerOffline(onStatus) {
+  if (!("serviceWorker" in navigator)) return;
+  const base = new URL("../", import.meta.url);
+  try {
+    const res = await fetch(new URL("precache.json", base), { cache: "no-store" });
+    if (!res.ok) return; // a development copy without the list: online only
+    const { version } = await res.json();
+    navigator.serviceWorker.addEventListener("message", (e) => onStatus(e.data || {}));
+    const reg = await navigator.serviceWorker.register(new URL(`sw.js?v=${version}`, base),
+      { scope: base.pathname });
+    await navigator.serviceWorker.ready;
+    const worker = reg.active || navigator.serviceWorker.controller;
+    if (worker) worker.postMessage({ type: "status" });
+  } catch (err) {
+    onStatus({ type: "offline-error", message: String(err.message || err) });
+  }
+}
