@@ -19,6 +19,7 @@ from studio.dom import by_id  # noqa: E402
 from studio.live import LiveView  # noqa: E402
 from studio.record import RecordView  # noqa: E402
 from studio.storage import Storage  # noqa: E402
+from studio.sync import start as start_sync  # noqa: E402
 from studio.train import TrainView  # noqa: E402
 
 
@@ -57,6 +58,7 @@ async def main() -> None:
     record = RecordView(app)
     TrainView(app)
     LiveView(app)
+    start_sync(app)
     app.avatar = AvatarDriver(app)
     bridge.onAvatar = create_proxy(app.avatar.on_avatar)
     if bridge.avatar:

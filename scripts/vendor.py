@@ -219,9 +219,29 @@ def _copy_npm(spec: NpmFiles, quiet: bool) -> list[str]:
     return list(files.values())
 
 
+# ES modules bundled from installed npm packages: (vendor-relative output, entry under scripts/).
+BUNDLES = (("firebase/firebase.mjs", "firebase-entry.mjs"),)
+
+
+def _bundle(dest: str, entry: str, quiet: bool) -> str:
+    """One self-contained, minified ES module (esbuild from npm; same input, same bytes)."""
+    esbuild = ROOT / "node_modules" / "esbuild" / "bin" / "esbuild"
+    _say(f"bundling {dest} with esbuild", quiet)
+    out = VENDOR / dest
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [str(esbuild), str(ROOT / "scripts" / entry), "--bundle", "--format=esm", "--minify",
+           "--platform=browser", "--target=es2020", "--legal-comments=eof",
+           f"--outfile={out}", "--log-level=warning"]
+    if subprocess.run(cmd, cwd=ROOT, check=False).returncode != 0:
+        raise VendorError(f"esbuild could not bundle {entry}")
+    return dest
+
+
 def _stamp_text() -> str:
     h = hashlib.sha256(HASHES.read_bytes() if HASHES.exists() else b"")
     h.update(Path(__file__).read_bytes())
+    for _, entry in BUNDLES:
+        h.update((ROOT / "scripts" / entry).read_bytes())
     return h.hexdigest()
 
 
@@ -246,6 +266,8 @@ def assemble(quiet: bool = False) -> list[str]:
     _npm_install(quiet)
     for spec in NPM:
         names += _copy_npm(spec, quiet)
+    for dest, entry in BUNDLES:
+        names.append(_bundle(dest, entry, quiet))
     return names
 
 

@@ -39,6 +39,11 @@ export function createBridge({ onPythonReady, showError }) {
       if (this.predActive) predBars.update(this.pred);
     },
     openStore: () => Store.open(),
+    // Optional Firebase sync: the SDK is fetched only now, when the user turned sync on.
+    async sync(configJson) {
+      const { createSync } = await import("./sync.js");
+      return createSync(JSON.parse(configJson));
+    },
     download(filename, data, mime = "application/octet-stream") {
       const blob = new Blob([data], { type: mime });
       const a = document.createElement("a");

@@ -22,7 +22,7 @@ from mimic.recording import Recorder
 from studio.dom import by_id, on
 from studio.storage import ModelRecord, Storage
 
-TABS = ("record", "train", "live")
+TABS = ("record", "train", "live", "sync")
 
 
 def new_session_id() -> str:

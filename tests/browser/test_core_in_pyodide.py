@@ -16,7 +16,7 @@ NATIVE_ONLY = ("test_modelfile_fuzz", "test_native_only", "test_cli")
 
 def test_core_suite_passes_in_pyodide(app_url):
     with harness.browser() as b:
-        page = harness.pyodide_page(b, app_url, ("numpy", "scikit-learn"))
+        page = harness.pyodide_page(b, app_url, ("numpy", "scipy"))
         report = json.loads(harness.run_python(page, (
             "import json, pytest\n"
             f"json.dumps(pytest.run('/home/pyodide/bundle/tests/core', skip={NATIVE_ONLY!r}))"

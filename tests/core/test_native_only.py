@@ -33,3 +33,30 @@ def test_loading_and_predicting_never_imports_scipy_or_sklearn(tmp_path):
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "none"
+
+
+def test_storage_rules_let_only_the_owner_in():
+    """storage.rules, read as text: one match for user/{uid}/**, owner-only read and write."""
+    import re
+
+    rules = (ROOT / "storage.rules").read_text()
+    body = re.sub(r"//[^\n]*", "", rules)
+    assert body.count("{") == body.count("}")
+    assert "rules_version = '2';" in body
+    assert "service firebase.storage" in body
+    matches = re.findall(r"match\s+(\S+)\s*\{", body)
+    assert matches == ["/b/{bucket}/o", "/user/{uid}/{allPaths=**}"]
+    allows = re.findall(r"allow\s+([a-z, ]+):\s*if\s+([^;]+);", body)
+    assert {a.strip() for a, _ in allows} == {"read", "write"}
+    for _, condition in allows:
+        assert "request.auth != null" in condition and "request.auth.uid == uid" in condition
+    assert "if true" not in body
+
+
+def test_firebase_json_points_at_the_rules_and_emulators():
+    import json
+
+    config = json.loads((ROOT / "firebase.json").read_text())
+    assert config["storage"]["rules"] == "storage.rules"
+    assert config["emulators"]["auth"]["port"] == 9099
+    assert config["emulators"]["storage"]["port"] == 9199
