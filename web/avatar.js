@@ -39,6 +39,10 @@ export class AvatarView {
     this.hold = false; // tests and the expression preview set weights by hand
     this.frameSource = null; // () => camera frames so far, to draw once per new frame
     this._seen = -1;
+    // With a GPU the avatar is drawn on every display frame. Software WebGL (no GPU, as in
+    // headless test browsers) draws on the CPU the camera loop needs, so there it is drawn
+    // only when a new camera frame brought new weights.
+    this.software = isSoftwareGL(this.renderer.getContext());
     this.running = false;
     this.fps = 0;
     this.renderMs = 0;
@@ -173,7 +177,9 @@ export class AvatarView {
   }
 
   info() {
-    return this.current ? { ...this.current.info, mode: this.mode || null, fps: this.fps, renderMs: this.renderMs } : null;
+    return this.current
+      ? { ...this.current.info, mode: this.mode || null, fps: this.fps, renderMs: this.renderMs, software: this.software }
+      : null;
   }
 
   start() {
@@ -184,7 +190,7 @@ export class AvatarView {
       // A new camera frame (or a manual change) is the only thing that changes the picture,
       // so display frames in between are skipped: the camera loop keeps the cores.
       const seen = this.frameSource ? this.frameSource() : -1;
-      if (seen !== this._seen || this.hold || seen < 0) {
+      if (!this.software || seen !== this._seen || this.hold || seen < 0) {
         this._seen = seen;
         this.renderOnce();
       }
@@ -298,6 +304,12 @@ function morphKey(name) {
 
 function looksArkit(name) {
   return ARKIT.has(morphKey(name));
+}
+
+function isSoftwareGL(gl) {
+  const ext = gl.getExtension("WEBGL_debug_renderer_info");
+  const name = ext ? String(gl.getParameter(ext.UNMASKED_RENDERER_WEBGL)) : "";
+  return /swiftshader|llvmpipe|software/i.test(name);
 }
 
 function disposeRoot(root) {

@@ -74,6 +74,7 @@ def test_built_in_avatar_follows_the_face_and_shows_expressions(app_url, videos,
     info = wait_avatar(p.page, "vrm1", "Mimic (built-in)")
     assert set(info["expressions"]) >= PRESETS
     assert info["arkitMorphs"] >= 51
+    assert info["software"] is True  # headless: drawn once per camera frame, not per display
     p.page.wait_for_function("document.getElementById('avatar').dataset.mode === 'arkit'")
     assert "directly" in p.page.text_content("#avatar-note")
     assert wait_morph(p.page, "mouthSmileLeft", 0.4) > 0.4, "the smile did not reach the avatar"

@@ -3,7 +3,12 @@ server gone; a new version of the app replaces the old cache."""
 
 from __future__ import annotations
 
+import contextlib
+
+import pytest
+
 import harness
+import serve
 from mimic.clips import dump_clips
 from mimic.synthetic import make_dataset
 
@@ -17,12 +22,24 @@ def clips_file(tmp_path):
     return path, len(clips)
 
 
-def test_works_offline_after_one_visit(videos, artifacts, tmp_path):
+@contextlib.contextmanager
+def site(kind: str, tmp_path):
+    """The app from serve.py, or built with --build and served by a plain static server."""
+    if kind == "serve.py":
+        with harness.app_server() as url:
+            yield url
+    else:
+        with harness.static_server(serve.build(tmp_path / "site")) as url:
+            yield url
+
+
+@pytest.mark.parametrize("kind", ["serve.py", "static"])
+def test_works_offline_after_one_visit(kind, videos, artifacts, tmp_path):
     path, count = clips_file(tmp_path)
     with harness.browser(videos["smile"]) as b:
         ctx = b.new_context()
         page = ctx.new_page()
-        with harness.app_server() as url:
+        with site(kind, tmp_path) as url:
             page.goto(url + "/")
             harness.wait_ready(page)
             page.wait_for_function(READY, timeout=180_000)
@@ -43,7 +60,7 @@ def test_works_offline_after_one_visit(videos, artifacts, tmp_path):
             "#train-note")
         page.click("#tab-live")
         page.wait_for_function("window.mimicBridge.stats.firstPredictionAt > 0")
-        page.screenshot(path=str(artifacts / "offline-live.png"))
+        page.screenshot(path=str(artifacts / f"offline-live-{kind.replace('.', '-')}.png"))
         ctx.close()
 
 
