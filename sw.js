@@ -14,7 +14,7 @@ const PREFIX = "mimic-";
 const TYPES = { mjs: "text/javascript", js: "text/javascript", wasm: "application/wasm" };
 const VERSION = new URL(self.location.href).searchParams.get("v") || "dev";
 const CACHE = PREFIX + VERSION;
-const BATCH = 6; // files fetched at once while precaching
+const BATCH = 2; // files fetched at once while precaching: gently, the camera loop comes first
 
 self.addEventListener("install", (event) => {
   // Unversioned, this worker only supplies isolation (registered before the app starts on

@@ -10,6 +10,9 @@ const DEFAULT_URL = new URL("./generated/mimic-head.vrm", import.meta.url);
 const POSE_SLOTS = 5; // head yaw, pitch, roll, gaze yaw, gaze pitch (radians), after the slots
 const LAST_KEY = "last";
 const MAX_PIXELS = 320; // longest side of the drawing buffer; CSS scales it to the box
+// Software WebGL: draw on every second camera frame (15 fps for a 30 fps camera), which keeps
+// the camera loop at its full rate on two CPU cores.
+const SOFTWARE_FRAME_STEP = 2;
 
 export class AvatarError extends Error {}
 
@@ -41,7 +44,7 @@ export class AvatarView {
     this._seen = -1;
     // With a GPU the avatar is drawn on every display frame. Software WebGL (no GPU, as in
     // headless test browsers) draws on the CPU the camera loop needs, so there it is drawn
-    // only when a new camera frame brought new weights.
+    // only every SOFTWARE_FRAME_STEP camera frames.
     this.software = isSoftwareGL(this.renderer.getContext());
     this.running = false;
     this.fps = 0;
@@ -190,7 +193,8 @@ export class AvatarView {
       // A new camera frame (or a manual change) is the only thing that changes the picture,
       // so display frames in between are skipped: the camera loop keeps the cores.
       const seen = this.frameSource ? this.frameSource() : -1;
-      if (!this.software || seen !== this._seen || this.hold || seen < 0) {
+      const fresh = seen < 0 || seen - this._seen >= SOFTWARE_FRAME_STEP || seen < this._seen;
+      if (!this.software || fresh || this.hold) {
         this._seen = seen;
         this.renderOnce();
       }
