@@ -6,7 +6,6 @@ import { Bars } from "./bars.js";
 import { startCamera, createLandmarker, CameraError } from "./camera.js";
 import { ensureIsolation, registerOffline } from "./platform.js";
 import { createBridge, FrameTimer } from "./bridge.js";
-import { AvatarView } from "./avatar.js";
 import { Store } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
@@ -52,16 +51,31 @@ function avatarError(message) {
   box.hidden = !message;
 }
 
-// The avatar loads beside everything else; Python hears about each character it shows.
-function startAvatar() {
+// The avatar (three.js, three-vrm, the character file, shader compiles) loads once the app
+// is up, so it never delays the camera or the first prediction. Python hears about each
+// character it shows.
+function whenRestored(fallbackMs) {
+  return new Promise((resolve) => {
+    if (document.body.dataset.restored) return resolve();
+    const observer = new MutationObserver(() => {
+      if (document.body.dataset.restored) { observer.disconnect(); resolve(); }
+    });
+    observer.observe(document.body, { attributes: true, attributeFilter: ["data-restored"] });
+    setTimeout(() => { observer.disconnect(); resolve(); }, fallbackMs); // Python failed: show it anyway
+  });
+}
+
+async function startAvatar() {
+  await whenRestored(15_000);
   let view;
   try {
+    const { AvatarView } = await import("./avatar.js");
     view = new AvatarView($("avatar"), {
       onChange: (info) => bridge.onAvatar && bridge.onAvatar(info),
       onError: avatarError,
     });
   } catch (err) {
-    avatarError(`The avatar cannot be shown here (WebGL unavailable): ${err.message || err}`);
+    avatarError(`The avatar cannot be shown here: ${err.message || err}`);
     return;
   }
   window.mimicAvatar = view;

@@ -19,6 +19,8 @@ export function createBridge({ onPythonReady, showError }) {
     predActive: false,
     names: [],
     onFrame: null, // Python callable (t_ms, has_face) -> None
+    avatar: null, // the AvatarView, once it is up (web/avatar.js)
+    onAvatar: null, // Python callable (info) -> None
     stats: { frames: 0, faceFrames: 0, pythonFrames: 0, fps: 0, pythonUs: 0, pythonMedianUs: 0, firstBarsAt: 0, firstPredictionAt: 0 },
 
     attachPython(onFrame) {

@@ -57,6 +57,8 @@ class AvatarDriver:
     def on_avatar(self, info: Any) -> None:
         """A character finished loading: remember what it offers and plan again."""
         self.info = info.to_py() if hasattr(info, "to_py") else dict(info)
+        if self.view is None:
+            self.view = getattr(self.app.bridge, "avatar", None)
         self.plan()
 
     def choose(self, choice: str) -> None:
