@@ -148,7 +148,13 @@ function runLoop(video, landmarker, bars) {
     let shown = bridge.scores;
     if (bridge.onFrame) {
       const t0 = performance.now();
-      bridge.onFrame(now, hasFace);
+      try {
+        bridge.onFrame(now, hasFace);
+      } catch (err) {
+        // keep the camera running; say it once rather than on every frame
+        if (!stats.frameError) showError(`Live processing failed: ${err.message || err}`);
+        stats.frameError = String(err.message || err);
+      }
       const us = (performance.now() - t0) * 1000;
       stats.pythonUs = us;
       timer.add(us);

@@ -113,6 +113,9 @@ def test_record_train_predict_reload_export_import(app_url, alternating_video, o
     page.click("#tab-live")
     wait_for_face(page, smiling=True)
     assert wait_pred(page, "happy", lambda v: v > 0.5) > 0.5
+    # One flow: the built-in character now follows the trained model's expressions.
+    page.wait_for_function("document.getElementById('avatar').dataset.mode === 'model'")
+    page.wait_for_function("mimicAvatar.weightsNow().expressions.happy > 0.3", timeout=10_000)
     page.screenshot(path=str(artifacts / "studio-live.png"))
     wait_for_face(page, smiling=False)
     assert wait_pred(page, "happy", lambda v: v < 0.2) < 0.2
