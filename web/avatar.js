@@ -37,7 +37,8 @@ export class AvatarView {
     this.loader = new GLTFLoader();
     this.loader.register((parser) => new VRMLoaderPlugin(parser));
     this.current = null; // {root, vrm, info, morphs}
-    this.weights = null; // Float32Array filled by Python
+    this.input = null; // Float32Array filled by Python: [slot weights..., pose]
+    this.missing = []; // targets Python found the character lacks (shown once in the note)
     this.apply = [];
     this.hold = false; // tests and the expression preview set weights by hand
     this.frameSource = null; // () => camera frames so far, to draw once per new frame
@@ -97,8 +98,9 @@ export class AvatarView {
     this.current = next;
     this.scene.add(next.root);
     this._frame(next);
-    this.weights = null;
+    this.input = null;
     this.apply = [];
+    this.missing = [];
     document.body.dataset.avatar = next.info.kind;
     this.onChange(next.info);
     this.start();
@@ -122,11 +124,11 @@ export class AvatarView {
   }
 
   // Frames the head: from the head bone up to the top of the character, whatever its size.
-  _frame({ root, vrm }) {
+  _frame({ root, vrm, head: pose }) {
     root.updateMatrixWorld(true);
     const box = new THREE.Box3().setFromObject(root);
     const center = box.getCenter(new THREE.Vector3());
-    const head = vrm && vrm.humanoid && vrm.humanoid.getRawBoneNode("head");
+    const head = vrm && vrm.humanoid ? vrm.humanoid.getRawBoneNode("head") : pose.isHead ? pose.node : null;
     const headY = head ? head.getWorldPosition(new THREE.Vector3()).y : box.max.y - 0.3 * (box.max.y - box.min.y);
     const size = Math.max(0.12, box.max.y - headY);
     const target = new THREE.Vector3(center.x, headY + 0.42 * size, center.z);
@@ -136,7 +138,8 @@ export class AvatarView {
 
   // --- driving -------------------------------------------------------------------------------
   // Python picks the slots (expression names or morph names) and fills the returned array.
-  setLayout(mode, names) {
+  // `missing` (optional) names the targets the character lacks, for info() and the tests.
+  setLayout(mode, names, missing = []) {
     const cur = this.current;
     const list = Array.from(names);
     this.apply = list.map((name) => {
@@ -147,12 +150,13 @@ export class AvatarView {
       return { morphs: cur.morphs.get(name) || [] };
     });
     this.mode = mode;
-    this.weights = new Float32Array(list.length + POSE_SLOTS);
+    this.missing = Array.from(missing || []);
+    this.input = new Float32Array(list.length + POSE_SLOTS);
     if (cur.vrm && cur.vrm.expressionManager) {
       for (const e of cur.vrm.expressionManager.expressions) cur.vrm.expressionManager.setValue(e.expressionName, 0);
     }
     for (const [, targets] of cur.morphs) for (const [mesh, i] of targets) mesh.morphTargetInfluences[i] = 0;
-    return this.weights;
+    return this.input;
   }
 
   setExpression(name, value) {
@@ -166,6 +170,32 @@ export class AvatarView {
     for (const [mesh, i] of targets) mesh.morphTargetInfluences[i] = value;
     return true;
   }
+
+  // For tests and previews (with hold = true): turn the head by hand, radians, as Python would.
+  setPose(yaw, pitch, roll) {
+    if (this.current) turnHead(this.current.head, -pitch, yaw, -roll);
+  }
+
+  // Where the face is on the canvas, -1..1 each way: the centre of the mesh with the most morph
+  // targets. Tests use it to check that a turned head stays in view.
+  faceOnScreen() {
+    const cur = this.current;
+    if (!cur) return null;
+    let face = null;
+    cur.root.traverse((o) => {
+      const n = o.isMesh && o.morphTargetInfluences ? o.morphTargetInfluences.length : 0;
+      if (n && (!face || n > face.morphTargetInfluences.length)) face = o;
+    });
+    if (!face) return null;
+    cur.root.updateMatrixWorld(true);
+    if (!face.geometry.boundingBox) face.geometry.computeBoundingBox();
+    const p = face.geometry.boundingBox.getCenter(new THREE.Vector3()).applyMatrix4(face.matrixWorld);
+    p.project(this.camera);
+    return [p.x, p.y];
+  }
+
+  // What the character shows now: {expressions: {name: w}, morphs: {name: w}}.
+  weights() { return this.weightsNow(); }
 
   weightsNow() {
     const out = { expressions: {}, morphs: {} };
@@ -181,7 +211,7 @@ export class AvatarView {
 
   info() {
     return this.current
-      ? { ...this.current.info, mode: this.mode || null, fps: this.fps, renderMs: this.renderMs, software: this.software }
+      ? { ...this.current.info, mode: this.mode || null, missing: this.missing, fps: this.fps, renderMs: this.renderMs, software: this.software }
       : null;
   }
 
@@ -211,7 +241,7 @@ export class AvatarView {
     const t0 = performance.now();
     const dt = Math.min(0.1, (t0 - this._last) / 1000);
     this._last = t0;
-    const drive = !this.hold && this.weights;
+    const drive = !this.hold && this.input;
     if (drive) this._applyPose(cur);
     if (drive && this.mode === "expressions") this._applyWeights(cur);
     if (cur.vrm) cur.vrm.update(dt); // VRM expressions rewrite the morphs they bind ...
@@ -228,7 +258,7 @@ export class AvatarView {
   }
 
   _applyWeights(cur) {
-    const w = this.weights;
+    const w = this.input;
     const apply = this.apply;
     const manager = cur.vrm && cur.vrm.expressionManager;
     for (let i = 0; i < apply.length; i++) {
@@ -240,10 +270,10 @@ export class AvatarView {
   }
 
   _applyPose(cur) {
-    const w = this.weights;
+    const w = this.input;
     const n = this.apply.length;
     const yaw = w[n], pitch = w[n + 1], roll = w[n + 2];
-    cur.head.rotation.set(-pitch, yaw, -roll, "YXZ");
+    turnHead(cur.head, -pitch, yaw, -roll);
     if (cur.vrm && cur.vrm.lookAt) {
       cur.vrm.lookAt.yaw = THREE.MathUtils.radToDeg(w[n + 3]);
       cur.vrm.lookAt.pitch = THREE.MathUtils.radToDeg(w[n + 4]);
@@ -281,13 +311,77 @@ function inspect(gltf, name) {
   const expressions = vrm && vrm.expressionManager ? vrm.expressionManager.expressions.map((e) => e.expressionName) : [];
   const arkit = [...morphs.keys()].filter(looksArkit);
   const kind = vrm ? (vrm.meta && vrm.meta.metaVersion === "0" ? "vrm0" : "vrm1") : arkit.length >= 10 ? "arkit" : "none";
-  // Head rotation: the VRM head bone, else the whole character.
-  const headBone = vrm && vrm.humanoid ? vrm.humanoid.getNormalizedBoneNode("head") : null;
+  // What turns with the head: the VRM head bone, a node named like a head, or a neck pivot.
+  let top = root;
+  let head;
+  const vrmHead = vrm && vrm.humanoid ? vrm.humanoid.getNormalizedBoneNode("head") : null;
+  const named = vrmHead ? null : findHeadNode(root);
+  if (vrmHead) head = poseOf(vrmHead, root, { normalized: true });
+  else if (named) head = poseOf(named, root);
+  else {
+    top = pivotRoot(root);
+    head = poseOf(top, top, { isHead: false });
+  }
   return {
-    root, vrm, morphs, head: headBone || root,
+    root: top, vrm, morphs, head,
     info: { kind, name, expressions, morphs: [...morphs.keys()], arkitMorphs: arkit.length,
             lookAt: Boolean(vrm && vrm.lookAt) },
   };
+}
+
+// --- head rotation ---------------------------------------------------------------------------
+// The pose turns the head in the character's own frame (+Z forward, +Y up). A VRM's normalized
+// head bone has no rest rotation, so the angles go straight in. Other characters' head nodes
+// have a rest rotation and parents with their own axes: the turn is carried into the parent's
+// frame and put before the rest rotation. Without a head node the whole character turns about
+// a pivot near its neck, never about its feet.
+const _euler = new THREE.Euler();
+const _turn = new THREE.Quaternion();
+
+function poseOf(node, root, { normalized = false, isHead = true } = {}) {
+  root.updateMatrixWorld(true);
+  const rootInv = root.getWorldQuaternion(new THREE.Quaternion()).invert();
+  const parent = node.parent && node !== root ? node.parent.getWorldQuaternion(new THREE.Quaternion()) : rootInv.clone().invert();
+  const toParent = rootInv.multiply(parent); // the parent's rotation in the character's frame
+  return { node, normalized, isHead, rest: node.quaternion.clone(), toParent, fromParent: toParent.clone().invert() };
+}
+
+// A bone or node called "Head" in any rig's style (Head, mixamorig:Head, J_Bip_C_Head); bones
+// first. "Forehead" or "HeadTop_End" are not heads.
+function findHeadNode(root) {
+  let found = null;
+  root.traverse((obj) => {
+    if (!obj.isMesh && /(^|[^a-z])head$/i.test(obj.name) && (!found || (obj.isBone && !found.isBone))) found = obj;
+  });
+  return found;
+}
+
+// Wraps a character without a head node in a group whose origin sits where a neck would be (a
+// sixth of the way up a bust or a head), so turning the group turns the head about its base.
+function pivotRoot(root) {
+  root.updateMatrixWorld(true);
+  const box = new THREE.Box3().setFromObject(root);
+  const pivot = new THREE.Group();
+  pivot.name = "mimic-pivot";
+  if (!box.isEmpty()) {
+    const at = box.getCenter(new THREE.Vector3());
+    at.y = box.min.y + (box.max.y - box.min.y) / 6;
+    pivot.position.copy(at);
+    root.position.sub(at);
+  }
+  pivot.add(root);
+  pivot.updateMatrixWorld(true);
+  return pivot;
+}
+
+function turnHead(pose, x, y, z) {
+  _turn.setFromEuler(_euler.set(x, y, z, "YXZ"));
+  if (pose.normalized) {
+    pose.node.quaternion.copy(_turn);
+    return;
+  }
+  // local' = parent^-1 * turn * parent * rest
+  pose.node.quaternion.copy(pose.fromParent).multiply(_turn).multiply(pose.toParent).multiply(pose.rest);
 }
 
 // The 52 ARKit blendshape names; a character's morphs count as ARKit whatever their spelling.

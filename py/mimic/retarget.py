@@ -27,8 +27,8 @@ from mimic.blendshapes import COUNT, INDEX, NAMES
 from mimic.postprocess import OneEuroFilter
 from mimic.targets import canonical
 
-__all__ = ["POSE_SLOTS", "RULE_TARGETS", "ExpressionMap", "HeadPose", "MorphMap", "morph_key",
-           "rule_weights"]
+__all__ = ["ARKIT_MORPHS", "POSE_SLOTS", "RULE_TARGETS", "ExpressionMap", "HeadPose", "MorphMap",
+           "morph_key", "rule_weights"]
 
 # yaw, pitch, roll of the head and yaw, pitch of the gaze, radians, after the slots.
 POSE_SLOTS = 5
@@ -49,9 +49,18 @@ def morph_key(name: str) -> str:
 
 _MP_KEYS = {morph_key(n): i for i, n in enumerate(NAMES) if i}
 
+# The 52 ARKit morph names a "perfect sync" character carries, as ARKit spells them: MediaPipe's
+# names without `_neutral`, plus `tongueOut`, which MediaPipe does not measure (so it is never
+# driven). Index i < 51 takes MediaPipe weight i + 1.
+ARKIT_MORPHS: tuple[str, ...] = (*NAMES[1:], "tongueOut")
+
 
 class MorphMap:
-    """Which of a character's morphs take which MediaPipe weight."""
+    """Which of a character's morphs take which MediaPipe weight.
+
+    Built once per character, as name matching is string work; `apply` then runs every camera
+    frame as two numpy calls into a buffer made here.
+    """
 
     def __init__(self, morph_names: Sequence[str]) -> None:
         slots, sources, seen = [], [], set()
@@ -63,6 +72,7 @@ class MorphMap:
                 seen.add(source)
         self.slots = np.array(slots, np.intp)
         self.sources = np.array(sources, np.intp)
+        self._gathered = np.zeros(len(slots), np.float32)
         self.size = len(morph_names)
         self.missing = [NAMES[i] for i in range(1, COUNT) if i not in seen]
 
@@ -71,12 +81,23 @@ class MorphMap:
         return len(set(self.sources.tolist()))
 
     def apply(self, frame: np.ndarray, out: np.ndarray) -> None:
-        """out[slot] = frame[source] for every matched morph."""
-        out[self.slots] = frame[self.sources]
+        """out[slot] = frame[source] for every matched morph; other slots are left alone.
+
+        Gathers into the buffer made with the map, so no array is made per frame.
+        """
+        frame.take(self.sources, out=self._gathered)
+        out[self.slots] = self._gathered
 
 
 class ExpressionMap:
-    """Which model outputs drive which of a character's expressions."""
+    """Which model outputs drive which of a character's expressions.
+
+    Model targets are VRM 1.0 names or custom labels; a character's expressions may be
+    spelled the VRM 0.x way (`joy`, `a`) or be custom ones (`Wink`), so both sides go through
+    `canonical` and a case-insensitive match. Targets the character lacks are listed once in
+    `missing` (neutral never counts: a character at rest shows it). Like `MorphMap`, `apply`
+    allocates nothing.
+    """
 
     def __init__(self, target_names: Sequence[str], expressions: Iterable[str]) -> None:
         expressions = list(expressions)
@@ -95,11 +116,14 @@ class ExpressionMap:
             sources.append(i)
         self.slots = np.array(slots, np.intp)
         self.sources = np.array(sources, np.intp)
+        self._gathered = np.zeros(len(slots), np.float32)
         self.size = len(expressions)
         self.missing = missing
 
     def apply(self, weights: np.ndarray, out: np.ndarray) -> None:
-        out[self.slots] = weights[self.sources]
+        """out[slot] = weights[target] for every target the character has."""
+        weights.take(self.sources, out=self._gathered)
+        out[self.slots] = self._gathered
 
 
 # --- before there is a model -------------------------------------------------------------------

@@ -33,6 +33,12 @@ MIN_ARKIT = 20  # matched ARKit morphs for a character to count as "perfect sync
 
 
 class AvatarDriver:
+    """The Python half of the avatar: picks the path per character, fills its weights per frame.
+
+    web/avatar.js draws; this decides what it draws, so the choice of path and the mapping
+    live in tested Python (mimic.retarget) and JS only copies one Float32Array per frame.
+    """
+
     def __init__(self, app: Any) -> None:
         self.app = app
         self.view: Any = None
@@ -41,7 +47,10 @@ class AvatarDriver:
         self.mode: str | None = None
         self.buffer = np.zeros(POSE_SLOTS, np.float32)
         self.weights_js: Any = None
+        self.missing: list[str] = []
         self.matrix = np.zeros(16, np.float32)
+        # bridge.matrix is made once and only ever refilled: one proxy, not one per frame
+        self.matrix_js = app.bridge.matrix
         self.pose = HeadPose()
         self.rules = np.zeros(len(RULE_TARGETS), np.float32)
         self.morph_map: MorphMap | None = None
@@ -52,6 +61,7 @@ class AvatarDriver:
 
     # set-up ------------------------------------------------------------------------------
     def attach(self, view: Any) -> None:
+        """The AvatarView came up before Python: use it."""
         self.view = view
 
     def on_avatar(self, info: Any) -> None:
@@ -62,16 +72,20 @@ class AvatarDriver:
         self.plan()
 
     def choose(self, choice: str) -> None:
+        """The user picked a path in the "Drive" selector; unknown values mean automatic."""
         self.choice = choice if choice in MODES else "auto"
         self.plan()
 
     def has_arkit(self) -> bool:
+        """Enough ARKit morphs to be driven as "perfect sync" (a few stray names do not count)."""
         return bool(self.info) and MorphMap(self.info["morphs"]).matched >= MIN_ARKIT
 
     def has_expressions(self) -> bool:
+        """Whether the character has VRM expressions (three-vrm names them the VRM 1.0 way)."""
         return bool(self.info and self.info["expressions"])
 
     def pick(self) -> str:
+        """The path for this character: the user's choice where it can work, else automatic."""
         model = self.app.pipeline is not None
         if self.choice == "arkit" and self.has_arkit():
             return "arkit"
@@ -106,8 +120,9 @@ class AvatarDriver:
         self.buffer = np.zeros(len(names) + POSE_SLOTS, np.float32)
         self._slots = self.buffer[: len(names)]
         self._pose = self.buffer[len(names):]
+        self.missing = list(missing)
         self.weights_js = self.view.setLayout("morphs" if mode == "arkit" else "expressions",
-                                              names)
+                                              names, missing)
         self._describe(mode, missing)
 
     def _describe(self, mode: str, missing: list[str]) -> None:
@@ -128,6 +143,10 @@ class AvatarDriver:
 
     # per frame -----------------------------------------------------------------------------
     def step(self, frame: np.ndarray, clean: np.ndarray | None, t: float) -> None:
+        """Fill the character's weight vector and pose for one camera frame and hand it to JS.
+
+        Only in-place numpy work on buffers laid out by `plan`, and one copy across the bridge.
+        """
         if self.weights_js is None:
             return
         mode = self.mode
@@ -137,7 +156,7 @@ class AvatarDriver:
             self.expr_map.apply(clean, self._slots)
         elif mode == "rules":
             self.expr_map.apply(rule_weights(frame, self.rules), self._slots)
-        self.app.bridge.matrix.assign_to(self.matrix)
+        self.matrix_js.assign_to(self.matrix)
         self._pose[:] = self.pose.step(self.matrix, frame, t)
         self.weights_js.assign(self.buffer)
 

@@ -6,6 +6,8 @@ follow MediaPipe's weight; expressions set by hand must change the rendered pixe
 
 from __future__ import annotations
 
+import json
+import struct
 import time
 
 import harness
@@ -54,6 +56,14 @@ def show_only(page, name: str | None) -> str:
     }""", name)
 
 
+def turned_head(page, yaw: float, pitch: float, roll: float) -> dict:
+    """Hold the avatar with the head turned by hand; the canvas and where the face is."""
+    return page.evaluate("""([y, p, r]) => {
+      const a = window.mimicAvatar; a.hold = true; a.setPose(y, p, r); a.renderOnce();
+      return {png: document.getElementById('avatar').toDataURL(), face: a.faceOnScreen()};
+    }""", [yaw, pitch, roll])
+
+
 def morph(page, name: str) -> float:
     return page.evaluate("n => mimicAvatar.weightsNow().morphs[n] ?? -1", name)
 
@@ -67,6 +77,36 @@ def wait_morph(page, name: str, above: float, timeout_s: float = 15) -> float:
     return value
 
 
+def with_morph_names(glb: bytes, rename, node_names: dict[str, str] | None = None) -> bytes:
+    """The same GLB with every mesh's morph target names rewritten, as other tools name them,
+    and nodes renamed by `node_names`."""
+    (json_len,) = struct.unpack_from("<I", glb, 12)
+    doc = json.loads(glb[20:20 + json_len])
+    for mesh in doc["meshes"]:
+        names = mesh.get("extras", {}).get("targetNames")
+        if names:
+            mesh["extras"]["targetNames"] = [rename(n) for n in names]
+    for node in doc["nodes"]:
+        node["name"] = (node_names or {}).get(node.get("name"), node.get("name"))
+    text = json.dumps(doc).encode()
+    text += b" " * (-len(text) % 4)
+    rest = glb[20 + json_len:]  # the BIN chunk, header included
+    return b"".join([struct.pack("<4sII", b"glTF", 2, 20 + len(text) + len(rest)),
+                     struct.pack("<I4s", len(text), b"JSON"), text, rest])
+
+
+def unity_style(name: str) -> str:
+    """eyeBlinkLeft -> EyeBlink_L, jawOpen -> JawOpen: a common spelling in exported rigs."""
+    for side, short in (("Left", "_L"), ("Right", "_R")):
+        if name.endswith(side):
+            name = name[: -len(side)] + short
+    return name[0].upper() + name[1:]
+
+
+def mode(page) -> str:
+    return page.evaluate("document.getElementById('avatar').dataset.mode")
+
+
 def test_built_in_avatar_follows_the_face_and_shows_expressions(app_url, videos, open_page,
                                                                   artifacts):
     p = open_page(app_url, videos["smile"])
@@ -77,8 +117,21 @@ def test_built_in_avatar_follows_the_face_and_shows_expressions(app_url, videos,
     assert info["software"] is True  # headless: drawn once per camera frame, not per display
     p.page.wait_for_function("document.getElementById('avatar').dataset.mode === 'arkit'")
     assert "directly" in p.page.text_content("#avatar-note")
+    assert p.page.evaluate("mimicAvatar.info().missing") == []
     assert wait_morph(p.page, "mouthSmileLeft", 0.4) > 0.4, "the smile did not reach the avatar"
     p.page.locator("#avatar").screenshot(path=str(artifacts / "avatar-live-smile.png"))
+
+    # It has both ARKit morphs and VRM expressions, so the user may choose the path.
+    assert p.page.locator("#avatar-mode").is_visible()
+    p.page.select_option("#avatar-mode", "rules")
+    p.page.wait_for_function("document.getElementById('avatar').dataset.mode === 'rules'")
+    assert p.page.evaluate("mimicAvatar.info().mode") == "expressions"
+    assert "simple rules" in p.page.text_content("#avatar-note")
+    p.page.wait_for_function("mimicAvatar.weightsNow().expressions.happy > 0.4", timeout=10_000)
+    p.page.select_option("#avatar-mode", "model")  # no model trained yet: stays automatic
+    p.page.wait_for_function("document.getElementById('avatar').dataset.mode === 'arkit'")
+    p.page.select_option("#avatar-mode", "arkit")
+    assert mode(p.page) == "arkit" and p.page.evaluate("mimicAvatar.info().mode") == "morphs"
 
     rest = show_only(p.page, None)
     for name in ("happy", "surprised", "aa", "blink", "sad", "angry"):
@@ -102,6 +155,8 @@ def test_vrm0_file_bad_files_and_reload(app_url, videos, open_page, artifacts, t
     p.page.wait_for_function("document.getElementById('avatar').dataset.mode === 'rules'")
     note = p.page.text_content("#avatar-note")
     assert "VRM 0.x" in note and "surprised" in note
+    assert p.page.evaluate("mimicAvatar.info().missing") == ["surprised"]
+    assert p.page.locator("#avatar-mode").is_hidden()  # no ARKit morphs: nothing to choose
     rest = show_only(p.page, None)
     joy = show_only(p.page, "happy")
     assert p.page.evaluate(CANVAS_DIFF, [rest, joy]) > 100
@@ -126,8 +181,9 @@ def test_vrm0_file_bad_files_and_reload(app_url, videos, open_page, artifacts, t
 
 def test_arkit_glb_is_driven_straight_from_blendshapes(app_url, videos, open_page, artifacts,
                                                        tmp_path):
+    """A plain GLB (no VRM) whose morphs are ARKit shapes spelled the Unity way (EyeBlink_L)."""
     glb = tmp_path / "perfect-sync.glb"
-    glb.write_bytes(make_avatar.build(vrm=False))
+    glb.write_bytes(with_morph_names(make_avatar.build(vrm=False), unity_style))
     p = open_page(app_url, videos["smile"])
     harness.wait_ready(p.page)
     wait_avatar(p.page, "vrm1")
@@ -136,7 +192,30 @@ def test_arkit_glb_is_driven_straight_from_blendshapes(app_url, videos, open_pag
     assert info["expressions"] == [] and info["arkitMorphs"] >= 51
     p.page.wait_for_function("document.getElementById('avatar').dataset.mode === 'arkit'")
     assert p.page.locator("#avatar-mode").is_hidden()  # nothing to choose between
-    assert wait_morph(p.page, "mouthSmileLeft", 0.4) > 0.4
-    assert morph(p.page, "eyeBlinkLeft") < 0.3
+    assert morph(p.page, "MouthSmile_L") >= 0 and morph(p.page, "mouthSmileLeft") == -1
+    assert wait_morph(p.page, "MouthSmile_L", 0.4) > 0.4
+    assert wait_morph(p.page, "MouthSmile_R", 0.4) > 0.4
+    assert 0 <= morph(p.page, "EyeBlink_L") < 0.3
+    assert morph(p.page, "JawOpen") < 0.3
+    assert p.page.evaluate("mimicAvatar.info().missing") == []  # tongueOut is not measured
+    # No VRM rig: the head node named "head" turns, about the neck, so the face stays in view.
+    x, y = p.page.evaluate("mimicAvatar.faceOnScreen()")
+    assert abs(x) < 0.5 and abs(y) < 0.5, f"the live face drifted to {x:.2f}, {y:.2f}"
     p.page.locator("#avatar").screenshot(path=str(artifacts / "avatar-arkit-glb.png"))
+    straight = turned_head(p.page, 0, 0, 0)
+    turned = turned_head(p.page, 0.5, 0.25, 0.15)
+    assert all(abs(v) < 0.5 for v in turned["face"]), turned["face"]
+    assert p.page.evaluate(CANVAS_DIFF, [straight["png"], turned["png"]]) > 300
+    p.page.locator("#avatar").screenshot(path=str(artifacts / "avatar-arkit-glb-turned.png"))
+
+    # No node called head at all: the whole character turns about a pivot at its neck.
+    headless = tmp_path / "no-head-node.glb"
+    headless.write_bytes(with_morph_names(make_avatar.build(vrm=False), str,
+                                          {"head": "cranium", "neck": "n1"}))
+    p.page.evaluate("mimicAvatar.hold = false")
+    p.page.set_input_files("#avatar-file", str(headless))
+    wait_avatar(p.page, "arkit", headless.name)
+    assert p.page.evaluate("mimicAvatar.current.root.name") == "mimic-pivot"
+    turned = turned_head(p.page, 0.5, 0.25, 0.15)
+    assert all(abs(v) < 0.6 for v in turned["face"]), turned["face"]
 

@@ -7,6 +7,7 @@ import pytest
 
 from mimic.blendshapes import COUNT, INDEX, NAMES
 from mimic.retarget import (
+    ARKIT_MORPHS,
     RULE_TARGETS,
     ExpressionMap,
     HeadPose,
@@ -132,3 +133,33 @@ def test_pose_is_smoothed_against_jitter():
     outs = [pose.step(rotation_y(0.2 + rng.normal(0, 0.02)), still, i / 30)[0]
             for i in range(90)]
     assert np.std(outs[30:]) < 0.5 * 0.02
+
+
+def test_arkit_morph_names_are_mediapipes_plus_the_tongue():
+    assert len(ARKIT_MORPHS) == 52 and ARKIT_MORPHS[-1] == "tongueOut"
+    assert ARKIT_MORPHS[:51] == NAMES[1:]
+    mapping = MorphMap(ARKIT_MORPHS)
+    assert mapping.sources.tolist() == list(range(1, COUNT))  # morph i takes weight i + 1
+
+
+def test_the_built_in_avatar_carries_exactly_these_morphs():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    import make_avatar
+
+    assert make_avatar.ARKIT == ARKIT_MORPHS
+
+
+def test_applying_a_map_leaves_the_slots_it_does_not_drive_alone():
+    names = ["Body", *ARKIT_MORPHS]
+    mapping = MorphMap(names)
+    frame = np.linspace(0, 1, COUNT, dtype=np.float32)
+    out = np.full(len(names), 7.0, np.float32)
+    mapping.apply(frame, out)
+    assert out[0] == 7.0 and out[names.index("tongueOut")] == 7.0
+    assert np.array_equal(out[1:52], frame[1:])
+    frame[INDEX["jawOpen"]] = 0.25  # the next frame: the same buffers, new values
+    mapping.apply(frame, out)
+    assert out[names.index("jawOpen")] == np.float32(0.25)
