@@ -66,7 +66,7 @@ def main() -> int:
         ("camera frames processed per second, avatar on", statistics.median(on), "fps"),
         ("camera frames processed per second, avatar off", statistics.median(off), "fps"),
         ("avatar frames drawn per second", statistics.median(drawn), "fps"),
-        ("avatar update + render per frame", statistics.median(ms), "ms"),
+        ("avatar update + render per frame (main thread)", statistics.median(ms), "ms"),
     ]
     print(f"\n{'measure':50} {'median':>8}")
     for name, value, unit in rows:

@@ -5,14 +5,18 @@
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { VRMLoaderPlugin, VRMUtils } from "@pixiv/three-vrm";
+import { CpuMorphs, simplifyMaterials } from "./softwaregl.js";
 
 const DEFAULT_URL = new URL("./generated/mimic-head.vrm", import.meta.url);
 const POSE_SLOTS = 5; // head yaw, pitch, roll, gaze yaw, gaze pitch (radians), after the slots
 const LAST_KEY = "last";
-const MAX_PIXELS = 320; // longest side of the drawing buffer; CSS scales it to the box
-// Software WebGL: draw on every second camera frame (15 fps for a 30 fps camera), which keeps
-// the camera loop at its full rate on two CPU cores.
+// Longest side of the drawing buffer, in device pixels; CSS scales it to the box.
+const GPU_PIXELS = 1024;
+const SOFTWARE_PIXELS = 256;
+// Software WebGL: the avatar is drawn on every second camera frame (15 fps for a 30 fps
+// camera), which leaves the camera loop its full rate (scripts/bench_avatar.py).
 const SOFTWARE_FRAME_STEP = 2;
+const MORPH_FLOOR = 0.01;
 
 export class AvatarError extends Error {}
 
@@ -22,10 +26,14 @@ export class AvatarView {
     this.store = store;
     this.onChange = onChange;
     this.onError = onError;
-    // No MSAA and a capped drawing size: without a GPU (software WebGL) fill rate is what
-    // costs, and the camera loop shares the same cores.
-    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false, alpha: true, preserveDrawingBuffer: true, powerPreference: "low-power" });
-    this.renderer.setPixelRatio(1);
+    // With a GPU: antialiased, at the screen's pixel density. Without one (software WebGL, as
+    // in headless test browsers) every pixel is drawn on the CPU the camera loop needs: no
+    // MSAA and a small drawing buffer that CSS scales up.
+    this.software = softwareGL();
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: !this.software, alpha: true });
+    this.pixelRatio = this.software ? 1 : Math.min(2, window.devicePixelRatio || 1);
+    this.renderer.setPixelRatio(this.pixelRatio);
+    this.maxPixels = this.software ? SOFTWARE_PIXELS : GPU_PIXELS;
     this.renderer.outputColorSpace = THREE.SRGBColorSpace;
     this.scene = new THREE.Scene();
     this.camera = new THREE.PerspectiveCamera(24, 1, 0.05, 20);
@@ -41,12 +49,10 @@ export class AvatarView {
     this.missing = []; // targets Python found the character lacks (shown once in the note)
     this.apply = [];
     this.hold = false; // tests and the expression preview set weights by hand
-    this.frameSource = null; // () => camera frames so far, to draw once per new frame
-    this._seen = -1;
+    this._cameraFrames = 0;
     // With a GPU the avatar is drawn on every display frame. Software WebGL (no GPU, as in
     // headless test browsers) draws on the CPU the camera loop needs, so there it is drawn
-    // only every SOFTWARE_FRAME_STEP camera frames.
-    this.software = isSoftwareGL(this.renderer.getContext());
+    // only every SOFTWARE_FRAME_STEP camera frames (see cameraFrame).
     this.running = false;
     this.fps = 0;
     this.renderMs = 0;
@@ -87,6 +93,10 @@ export class AvatarView {
     if (next.info.kind === "none") {
       disposeRoot(next.root);
       throw new AvatarError(`${name} has no VRM expressions and no ARKit blendshapes to drive`);
+    }
+    if (this.software) {
+      next.cpu = new CpuMorphs(next.root);
+      if (!bindsMaterials(next.vrm)) simplifyMaterials(next.root);
     }
     if (remember && this.store) {
       await this.store.put("avatars", { id: LAST_KEY, name, data, savedAt: new Date().toISOString() });
@@ -155,7 +165,7 @@ export class AvatarView {
     if (cur.vrm && cur.vrm.expressionManager) {
       for (const e of cur.vrm.expressionManager.expressions) cur.vrm.expressionManager.setValue(e.expressionName, 0);
     }
-    for (const [, targets] of cur.morphs) for (const [mesh, i] of targets) mesh.morphTargetInfluences[i] = 0;
+    cur.root.traverse((o) => { if (o.morphTargetInfluences) o.morphTargetInfluences.fill(0); });
     return this.input;
   }
 
@@ -216,21 +226,36 @@ export class AvatarView {
   }
 
   start() {
+    if (this.software) this._drawSoon(); // a new character shows before the next camera frame
     if (this.running) return;
     this.running = true;
+    if (this.software) return; // drawn from the camera loop: see cameraFrame
     const tick = () => {
       if (!this.running) return;
-      // A new camera frame (or a manual change) is the only thing that changes the picture,
-      // so display frames in between are skipped: the camera loop keeps the cores.
-      const seen = this.frameSource ? this.frameSource() : -1;
-      const fresh = seen < 0 || seen - this._seen >= SOFTWARE_FRAME_STEP || seen < this._seen;
-      if (!this.software || fresh || this.hold) {
-        this._seen = seen;
-        this.renderOnce();
-      }
+      this.renderOnce();
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
+  }
+
+  // Software WebGL: the camera loop calls this once per processed frame, and every
+  // SOFTWARE_FRAME_STEP-th one draws. Only a new camera frame changes the picture, and a
+  // display-rate loop would make the whole page composite at 60 Hz on the CPU the camera
+  // loop needs.
+  cameraFrame() {
+    if (!this.running || !this.software) return;
+    if (++this._cameraFrames < SOFTWARE_FRAME_STEP) return;
+    this._cameraFrames = 0;
+    try {
+      this.renderOnce();
+    } catch (err) { // never take the camera loop down with it
+      this.stop();
+      this.onError(`The avatar stopped: ${err.message || err}`);
+    }
+  }
+
+  _drawSoon() {
+    requestAnimationFrame(() => { if (this.running) this.renderOnce(); });
   }
 
   stop() { this.running = false; }
@@ -246,6 +271,7 @@ export class AvatarView {
     if (drive && this.mode === "expressions") this._applyWeights(cur);
     if (cur.vrm) cur.vrm.update(dt); // VRM expressions rewrite the morphs they bind ...
     if (drive && this.mode === "morphs") this._applyWeights(cur); // ... so morphs go after
+    if (cur.cpu) cur.cpu.update();
     this.renderer.render(this.scene, this.camera);
     const t1 = performance.now();
     this.renderMs = this.renderMs * 0.9 + (t1 - t0) * 0.1;
@@ -265,7 +291,12 @@ export class AvatarView {
       const a = apply[i];
       if (!a) continue;
       if (a.expression) manager.setValue(a.expression, w[i]);
-      else for (let k = 0; k < a.morphs.length; k++) a.morphs[k][0].morphTargetInfluences[a.morphs[k][1]] = w[i];
+      else {
+        // Under 1% a morph is invisible, yet each non-zero one costs a texture read per vertex;
+        // MediaPipe leaves most of its 52 weights slightly above zero.
+        const v = w[i] < MORPH_FLOOR ? 0 : w[i];
+        for (let k = 0; k < a.morphs.length; k++) a.morphs[k][0].morphTargetInfluences[a.morphs[k][1]] = v;
+      }
     }
   }
 
@@ -283,10 +314,11 @@ export class AvatarView {
   _resize() {
     const w = this.canvas.clientWidth || this.canvas.width;
     const h = this.canvas.clientHeight || this.canvas.height;
-    const scale = Math.min(1, MAX_PIXELS / Math.max(w, h));
+    const scale = Math.min(1, this.maxPixels / (this.pixelRatio * Math.max(w, h)));
     this.renderer.setSize(Math.round(w * scale), Math.round(h * scale), false);
     this.camera.aspect = w / h;
     this.camera.updateProjectionMatrix();
+    if (this.software && this.running) this._drawSoon(); // resizing cleared the canvas
   }
 }
 
@@ -299,15 +331,21 @@ function inspect(gltf, name) {
     if (vrm.meta && vrm.meta.metaVersion === "0") VRMUtils.rotateVRM0(vrm);
     if (vrm.lookAt) vrm.lookAt.autoUpdate = true;
   }
-  const morphs = new Map(); // morph name -> [[mesh, index], ...]
+  // morph name -> [[mesh, index], ...], only the meshes the morph moves: glTF gives every
+  // primitive of a mesh the same targets, so most are all zero (an eyelid's target on the
+  // teeth), and every non-zero influence costs a texture read per vertex when drawing.
+  const morphs = new Map();
   root.traverse((obj) => {
     if (obj.isMesh && obj.morphTargetDictionary) {
       for (const [morph, i] of Object.entries(obj.morphTargetDictionary)) {
         if (!morphs.has(morph)) morphs.set(morph, []);
-        morphs.get(morph).push([obj, i]);
+        const list = morphs.get(morph);
+        if (moves(obj.geometry, i)) list.push([obj, i]);
+        else if (!list.length) list.idle = [obj, i];
       }
     }
   });
+  for (const list of morphs.values()) if (!list.length && list.idle) list.push(list.idle); // still readable
   const expressions = vrm && vrm.expressionManager ? vrm.expressionManager.expressions.map((e) => e.expressionName) : [];
   const arkit = [...morphs.keys()].filter(looksArkit);
   const kind = vrm ? (vrm.meta && vrm.meta.metaVersion === "0" ? "vrm0" : "vrm1") : arkit.length >= 10 ? "arkit" : "none";
@@ -327,6 +365,25 @@ function inspect(gltf, name) {
     info: { kind, name, expressions, morphs: [...morphs.keys()], arkitMorphs: arkit.length,
             lookAt: Boolean(vrm && vrm.lookAt) },
   };
+}
+
+// Whether any VRM expression changes a material (colour or texture binds), which then must
+// stay the very material the file made.
+function bindsMaterials(vrm) {
+  const m = vrm && vrm.expressionManager;
+  return Boolean(m && m.expressions.some((e) => (e.binds || []).some((b) => b.material)));
+}
+
+// Whether morph target i changes this geometry at all.
+function moves(geometry, i) {
+  const attrs = geometry.morphAttributes;
+  for (const key of ["position", "normal"]) {
+    const attr = attrs[key] && attrs[key][i];
+    if (!attr) continue;
+    const a = attr.array;
+    for (let k = 0; k < a.length; k++) if (a[k] !== 0) return true;
+  }
+  return false;
 }
 
 // --- head rotation ---------------------------------------------------------------------------
@@ -404,9 +461,15 @@ function looksArkit(name) {
   return ARKIT.has(morphKey(name));
 }
 
-function isSoftwareGL(gl) {
+// Whether WebGL here is drawn on the CPU (SwiftShader, llvmpipe), asked of a throwaway
+// context before the renderer's is made, as antialiasing is fixed at creation.
+function softwareGL() {
+  const gl = document.createElement("canvas").getContext("webgl2");
+  if (!gl) return true;
   const ext = gl.getExtension("WEBGL_debug_renderer_info");
   const name = ext ? String(gl.getParameter(ext.UNMASKED_RENDERER_WEBGL)) : "";
+  const lose = gl.getExtension("WEBGL_lose_context");
+  if (lose) lose.loseContext();
   return /swiftshader|llvmpipe|software/i.test(name);
 }
 

@@ -80,7 +80,6 @@ async function startAvatar() {
   }
   window.mimicAvatar = view;
   bridge.avatar = view;
-  view.frameSource = () => bridge.stats.pythonFrames;
   const load = (file) => {
     avatarError("");
     view.loadFile(file).catch((err) => avatarError(`${file.name}: ${err.message || err}. The previous avatar stays.`));
@@ -161,6 +160,7 @@ function runLoop(video, landmarker, bars) {
       stats.pythonFrames += 1;
       shown = bridge.display;
       bridge.drawPredictions();
+      if (bridge.avatar) bridge.avatar.cameraFrame();
       if (hasFace && bridge.predActive && !stats.firstPredictionAt) stats.firstPredictionAt = performance.now();
     }
     bars.update(shown, hasFace);

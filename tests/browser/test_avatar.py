@@ -114,7 +114,7 @@ def test_built_in_avatar_follows_the_face_and_shows_expressions(app_url, videos,
     info = wait_avatar(p.page, "vrm1", "Mimic (built-in)")
     assert set(info["expressions"]) >= PRESETS
     assert info["arkitMorphs"] >= 51
-    assert info["software"] is True  # headless: drawn once per camera frame, not per display
+    assert info["software"] is True  # headless: drawn on camera frames, not per display
     p.page.wait_for_function("document.getElementById('avatar').dataset.mode === 'arkit'")
     assert "directly" in p.page.text_content("#avatar-note")
     assert p.page.evaluate("mimicAvatar.info().missing") == []
@@ -141,6 +141,35 @@ def test_built_in_avatar_follows_the_face_and_shows_expressions(app_url, videos,
         assert p.page.evaluate("n => mimicAvatar.weightsNow().expressions[n]", name) == 1
         p.page.locator("#avatar").screenshot(path=str(artifacts / f"avatar-{name}.png"))
     assert p.foreign_requests() == []
+
+    # Software WebGL: morphs are blended on the CPU (no shader morph loop), each only on the
+    # meshes it moves, and blending is exact: weights back at 0 give the rest pose again.
+    cpu = p.page.evaluate(CPU_MORPHS)
+    assert cpu["blended"] >= 1 and cpu["shaderMorphs"] == 0
+    assert 1 <= cpu["jawMeshes"] < cpu["blended"], "jawOpen should move only some meshes"
+    assert cpu["openLowest"] < cpu["restLowest"] - 0.005, "jawOpen did not lower the jaw"
+    assert cpu["backToRest"], "positions drifted after the weights went back to 0"
+
+
+CPU_MORPHS = """() => {
+  const c = mimicAvatar.current;
+  let shaderMorphs = 0;
+  c.root.traverse((o) => { if (o.isMesh && o.geometry.morphAttributes.position) shaderMorphs++; });
+  const [mesh, i] = c.morphs.get("jawOpen")[0];
+  const pos = mesh.geometry.attributes.position.array;
+  const lowest = () => {
+    let lo = Infinity;
+    for (let k = 1; k < pos.length; k += 3) lo = Math.min(lo, pos[k]);
+    return lo;
+  };
+  mesh.morphTargetInfluences.fill(0); c.cpu.update();
+  const rest = Float32Array.from(pos), restLowest = lowest();
+  mesh.morphTargetInfluences[i] = 1; c.cpu.update();
+  const openLowest = lowest();
+  mesh.morphTargetInfluences[i] = 0; c.cpu.update();
+  return { blended: c.cpu.meshes.length, shaderMorphs, jawMeshes: c.morphs.get("jawOpen").length,
+           restLowest, openLowest, backToRest: pos.every((v, k) => v === rest[k]) };
+}"""
 
 
 def test_vrm0_file_bad_files_and_reload(app_url, videos, open_page, artifacts, tmp_path):
