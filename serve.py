@@ -111,6 +111,9 @@ def _is_served(rel: str) -> bool:
     return rel in SITE_FILES or parts[0] in SITE_DIRS
 
 
+VENDOR_PREFIX = "web/vendor/"
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
     """Static files with the right types and isolation headers, limited to the site files."""
 
@@ -122,7 +125,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         for key, value in ISOLATION_HEADERS.items():
             self.send_header(key, value)
-        self.send_header("Cache-Control", "no-cache")
+        # The app's own files are revalidated on every load, as they are edited here. The
+        # vendored runtime is pinned and hash-checked: like GitHub Pages (ten minutes for every
+        # file), a returning visit reuses it without a round trip per file.
+        vendored = self.path.lstrip("/").startswith(VENDOR_PREFIX)
+        self.send_header("Cache-Control", "max-age=600" if vendored else "no-cache")
         super().end_headers()
 
     def send_head(self):

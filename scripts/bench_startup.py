@@ -2,7 +2,9 @@
 
 Measures, from navigation start, on this machine with the local server:
   - camera bars live (first frame with a face drawn), empty HTTP cache;
-  - first live prediction with a stored model, empty HTTP cache and warm cache;
+  - first live prediction with a stored model, empty HTTP cache and warm cache (service
+    worker blocked, so these measure the HTTP cache alone), and from the offline copy a first
+    visit stored (service worker on: what a returning user gets);
   - which files were fetched (scikit-learn/scipy must not be, until the user trains);
   - processed camera frames per second while predicting, and Python's per-frame time.
 
@@ -108,6 +110,30 @@ def run_stored(pw, url: str, video: Path, model: Path) -> dict[str, float]:
             ctx.close()
 
 
+def run_offline_copy(pw, url: str, video: Path, model: Path) -> dict[str, float]:
+    """A returning user: the first visit stored the app for offline use (service worker) and
+    a model; the next visit starts from that copy."""
+    with tempfile.TemporaryDirectory() as profile:
+        ctx = launch(pw, profile, video, offline_copy=True)
+        try:
+            page = ctx.new_page()
+            page.goto(url + "/")
+            harness.wait_ready(page)
+            page.wait_for_function("document.body.dataset.restored === 'true'")
+            page.set_input_files("#import-model", str(model))
+            page.wait_for_function("document.querySelectorAll('#model-list li').length === 1")
+            page.wait_for_function("document.body.dataset.offline === 'ready'", timeout=180_000)
+            page.close()
+            page = ctx.new_page()
+            page.goto(url + "/")
+            out = {"bars_sw_ms": timings(page)["bars"], "predict_sw_ms": first_prediction(page)}
+            time.sleep(5)
+            out["fps_sw"] = page.evaluate("mimicBridge.stats.fps")
+            return out
+        finally:
+            ctx.close()
+
+
 def tight_loop_us(page) -> float:
     """The same per-frame Python call, 500 times back to back: the cost without the cold
     caches the camera loop leaves between frames (MediaPipe runs in between)."""
@@ -118,10 +144,13 @@ def tight_loop_us(page) -> float:
       return (performance.now() - t0) * 2; }""")
 
 
-def launch(pw, profile: str, video: Path):
+def launch(pw, profile: str, video: Path, offline_copy: bool = False):
+    """A browser profile; without `offline_copy` the service worker is blocked, so the cache
+    rows measure the HTTP cache alone, not an offline copy being stored meanwhile."""
     return pw.chromium.launch_persistent_context(
         profile, executable_path=harness.chromium_path(), headless=True,
-        args=harness.chromium_args(video, True))
+        args=harness.chromium_args(video, True),
+        service_workers="allow" if offline_copy else "block")
 
 
 def main() -> int:
@@ -137,6 +166,7 @@ def main() -> int:
         with harness.app_server() as url, sync_playwright() as pw:
             first = [run_first_visit(pw, url, video) for _ in range(args.runs)]
             stored = [run_stored(pw, url, video, model) for _ in range(args.runs)]
+            copies = [run_offline_copy(pw, url, video, model) for _ in range(args.runs)]
     rows = [
         ("camera bars live, empty cache", [r["bars_cold_ms"] for r in first], "ms", 2000),
         ("first prediction, stored model, empty cache",
@@ -144,7 +174,12 @@ def main() -> int:
         ("first prediction, stored model, warm cache",
          [r["predict_warm_ms"] for r in stored], "ms", 3000),
         ("camera bars live, warm cache", [r["bars_warm_ms"] for r in stored], "ms", 2000),
+        ("first prediction, from the offline copy", [r["predict_sw_ms"] for r in copies], "ms",
+         3000),
+        ("camera bars live, from the offline copy", [r["bars_sw_ms"] for r in copies], "ms",
+         2000),
         ("processed frames per second while predicting", [r["fps"] for r in stored], "fps", 25),
+        ("... the same, from the offline copy", [r["fps_sw"] for r in copies], "fps", 25),
         ("Python per frame in the camera loop (median)", [r["python_us"] for r in stored],
          "us", None),
         ("Python per frame back to back (median)", [r["python_tight_us"] for r in stored],

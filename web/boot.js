@@ -126,6 +126,8 @@ async function main() {
   runLoop(video, landmarker, new Bars($("bars")));
 }
 
+const STARTUP_FRAME_STEP = 3;
+
 function runLoop(video, landmarker, bars) {
   const stats = bridge.stats;
   const faceNote = $("face-note");
@@ -133,7 +135,12 @@ function runLoop(video, landmarker, bars) {
   const timer = new FrameTimer(30); // about one second of frames
   let windowStart = performance.now();
   let windowFrames = 0;
+  let skipped = 0;
   const step = (now) => {
+    // Until Python is up, track every STARTUP_FRAME_STEP-th frame only: the bars still move,
+    // and Python, which starts on this same thread, gets the time it needs to start sooner.
+    if (!bridge.onFrame && stats.frames > 0 && ++skipped < STARTUP_FRAME_STEP) return nextFrame(video, step);
+    skipped = 0;
     const hasFace = landmarker.detect(video, now, bridge.scores);
     if (hasFace) bridge.matrix.set(landmarker.matrix);
     stats.frames += 1;
