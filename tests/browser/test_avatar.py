@@ -146,6 +146,7 @@ def test_built_in_avatar_follows_the_face_and_shows_expressions(app_url, videos,
     # meshes it moves, and blending is exact: weights back at 0 give the rest pose again.
     cpu = p.page.evaluate(CPU_MORPHS)
     assert cpu["blended"] >= 1 and cpu["shaderMorphs"] == 0
+    assert cpu["materials"] == ["MeshLambertMaterial"]  # its rough PBR, with simpler lighting
     assert 1 <= cpu["jawMeshes"] < cpu["blended"], "jawOpen should move only some meshes"
     assert cpu["openLowest"] < cpu["restLowest"] - 0.005, "jawOpen did not lower the jaw"
     assert cpu["backToRest"], "positions drifted after the weights went back to 0"
@@ -154,7 +155,11 @@ def test_built_in_avatar_follows_the_face_and_shows_expressions(app_url, videos,
 CPU_MORPHS = """() => {
   const c = mimicAvatar.current;
   let shaderMorphs = 0;
-  c.root.traverse((o) => { if (o.isMesh && o.geometry.morphAttributes.position) shaderMorphs++; });
+  const materials = new Set();
+  c.root.traverse((o) => {
+    if (o.isMesh && o.geometry.morphAttributes.position) shaderMorphs++;
+    if (o.isMesh) materials.add(o.material.type);
+  });
   const [mesh, i] = c.morphs.get("jawOpen")[0];
   const pos = mesh.geometry.attributes.position.array;
   const lowest = () => {
@@ -167,7 +172,8 @@ CPU_MORPHS = """() => {
   mesh.morphTargetInfluences[i] = 1; c.cpu.update();
   const openLowest = lowest();
   mesh.morphTargetInfluences[i] = 0; c.cpu.update();
-  return { blended: c.cpu.meshes.length, shaderMorphs, jawMeshes: c.morphs.get("jawOpen").length,
+  return { blended: c.cpu.meshes.length, shaderMorphs, materials: [...materials],
+           jawMeshes: c.morphs.get("jawOpen").length,
            restLowest, openLowest, backToRest: pos.every((v, k) => v === rest[k]) };
 }"""
 
