@@ -72,19 +72,24 @@ def run_first_visit(pw, url: str, video: Path) -> dict[str, float]:
             ctx.close()
 
 
+def store_model(ctx, url: str, model: Path):
+    """A first visit that imports the model through the page's UI, as a user would."""
+    page = ctx.new_page()
+    page.goto(url + "/")
+    harness.wait_ready(page)
+    page.wait_for_function("document.body.dataset.restored === 'true'")
+    page.set_input_files("#import-model", str(model))
+    page.wait_for_function("document.querySelectorAll('#model-list li').length === 1")
+    return page
+
+
 def run_stored(pw, url: str, video: Path, model: Path) -> dict[str, float]:
     """A profile with a stored model: empty HTTP cache, then warm (the disk cache a real
     browser keeps; a Playwright incognito context's memory cache drops files this big)."""
     with tempfile.TemporaryDirectory() as profile:
         ctx = launch(pw, profile, video)
         try:
-            page = ctx.new_page()
-            page.goto(url + "/")
-            harness.wait_ready(page)
-            page.wait_for_function("document.body.dataset.restored === 'true'")
-            page.set_input_files("#import-model", str(model))
-            page.wait_for_function("document.querySelectorAll('#model-list li').length === 1")
-            page.close()
+            store_model(ctx, url, model).close()
             cdp_page = ctx.new_page()
             cdp = ctx.new_cdp_session(cdp_page)
             cdp.send("Network.clearBrowserCache")
@@ -116,12 +121,7 @@ def run_offline_copy(pw, url: str, video: Path, model: Path) -> dict[str, float]
     with tempfile.TemporaryDirectory() as profile:
         ctx = launch(pw, profile, video, offline_copy=True)
         try:
-            page = ctx.new_page()
-            page.goto(url + "/")
-            harness.wait_ready(page)
-            page.wait_for_function("document.body.dataset.restored === 'true'")
-            page.set_input_files("#import-model", str(model))
-            page.wait_for_function("document.querySelectorAll('#model-list li').length === 1")
+            page = store_model(ctx, url, model)
             page.wait_for_function("document.body.dataset.offline === 'ready'", timeout=180_000)
             page.close()
             page = ctx.new_page()

@@ -204,9 +204,6 @@ export class AvatarView {
     return [p.x, p.y];
   }
 
-  // What the character shows now: {expressions: {name: w}, morphs: {name: w}}.
-  weights() { return this.weightsNow(); }
-
   weightsNow() {
     const out = { expressions: {}, morphs: {} };
     const cur = this.current;
@@ -292,8 +289,8 @@ export class AvatarView {
       if (!a) continue;
       if (a.expression) manager.setValue(a.expression, w[i]);
       else {
-        // Under 1% a morph is invisible, yet each non-zero one costs a texture read per vertex;
-        // MediaPipe leaves most of its 52 weights slightly above zero.
+        // Under 1% a morph is invisible, yet each non-zero one costs work per vertex (in the
+        // shader, or in CpuMorphs); MediaPipe leaves most of its 52 weights slightly above 0.
         const v = w[i] < MORPH_FLOOR ? 0 : w[i];
         for (let k = 0; k < a.morphs.length; k++) a.morphs[k][0].morphTargetInfluences[a.morphs[k][1]] = v;
       }
@@ -335,17 +332,16 @@ function inspect(gltf, name) {
   // primitive of a mesh the same targets, so most are all zero (an eyelid's target on the
   // teeth), and every non-zero influence costs a texture read per vertex when drawing.
   const morphs = new Map();
+  const first = new Map(); // a morph that moves nothing keeps one entry, so it can be read
   root.traverse((obj) => {
     if (obj.isMesh && obj.morphTargetDictionary) {
       for (const [morph, i] of Object.entries(obj.morphTargetDictionary)) {
-        if (!morphs.has(morph)) morphs.set(morph, []);
-        const list = morphs.get(morph);
-        if (moves(obj.geometry, i)) list.push([obj, i]);
-        else if (!list.length) list.idle = [obj, i];
+        if (!morphs.has(morph)) { morphs.set(morph, []); first.set(morph, [obj, i]); }
+        if (moves(obj.geometry, i)) morphs.get(morph).push([obj, i]);
       }
     }
   });
-  for (const list of morphs.values()) if (!list.length && list.idle) list.push(list.idle); // still readable
+  for (const [morph, list] of morphs) if (!list.length) list.push(first.get(morph));
   const expressions = vrm && vrm.expressionManager ? vrm.expressionManager.expressions.map((e) => e.expressionName) : [];
   const arkit = [...morphs.keys()].filter(looksArkit);
   const kind = vrm ? (vrm.meta && vrm.meta.metaVersion === "0" ? "vrm0" : "vrm1") : arkit.length >= 10 ? "arkit" : "none";
@@ -380,7 +376,8 @@ function moves(geometry, i) {
   for (const key of ["position", "normal"]) {
     const attr = attrs[key] && attrs[key][i];
     if (!attr) continue;
-    const a = attr.array;
+    const a = attr.isInterleavedBufferAttribute ? null : attr.array;
+    if (!a) return true; // interleaved: not worth unpacking to find out
     for (let k = 0; k < a.length; k++) if (a[k] !== 0) return true;
   }
   return false;

@@ -113,11 +113,10 @@ async function main() {
   // Python boots in parallel with face tracking. (Booting it only once tracking is set up
   // makes the bars steadier, always under 0.7 s, but the first prediction 0.3-0.9 s later.)
   import("./vendor/pyscript/core.js");
-  const tracking = createLandmarker((f) => loading.progress("model", f));
   try {
     const [stream, lm] = await Promise.all([
       startCamera(video).then((s) => (loading.done("camera"), s)),
-      tracking.then((l) => (loading.done("model"), l)),
+      createLandmarker((f) => loading.progress("model", f)).then((l) => (loading.done("model"), l)),
     ]);
     landmarker = lm;
     bridge.stream = stream;

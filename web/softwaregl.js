@@ -67,11 +67,17 @@ function plainXyz(attr) {
 }
 
 function blendable(mesh) {
-  const geometry = mesh.geometry.clone(); // attributes may be shared with other meshes
-  const relative = geometry.morphTargetsRelative;
+  // A copy without the targets (attributes may be shared with other meshes; the targets are
+  // read, not copied): it is drawn without the shader's morph loop.
+  const source = mesh.geometry;
+  const morph = source.morphAttributes;
+  source.morphAttributes = {};
+  const geometry = source.clone();
+  source.morphAttributes = morph;
+  const relative = source.morphTargetsRelative;
   const out = { mesh, last: new Float32Array(mesh.morphTargetInfluences.length).fill(NaN) };
   for (const key of ["position", "normal"]) {
-    const targets = geometry.morphAttributes[key];
+    const targets = morph[key];
     const attr = geometry.attributes[key];
     if (!targets || !attr || !plainXyz(attr)) continue;
     const flat = attr.isInterleavedBufferAttribute ? attr.clone() : attr; // plain xyz array
@@ -80,7 +86,6 @@ function blendable(mesh) {
     out[key] = { attr: flat, base: Float32Array.from(flat.array) };
     out[`${key}Targets`] = targets.map((t) => sparse(t, out[key].base, relative));
   }
-  geometry.morphAttributes = {}; // drawn without the shader's morph loop
   mesh.geometry = geometry;
   return out;
 }

@@ -47,7 +47,6 @@ class AvatarDriver:
         self.mode: str | None = None
         self.buffer = np.zeros(POSE_SLOTS, np.float32)
         self.weights_js: Any = None
-        self.missing: list[str] = []
         self.matrix = np.zeros(16, np.float32)
         # bridge.matrix is made once and only ever refilled: one proxy, not one per frame
         self.matrix_js = app.bridge.matrix
@@ -120,7 +119,6 @@ class AvatarDriver:
         self.buffer = np.zeros(len(names) + POSE_SLOTS, np.float32)
         self._slots = self.buffer[: len(names)]
         self._pose = self.buffer[len(names):]
-        self.missing = list(missing)
         self.weights_js = self.view.setLayout("morphs" if mode == "arkit" else "expressions",
                                               names, missing)
         self._describe(mode, missing)
