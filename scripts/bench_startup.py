@@ -4,7 +4,9 @@ Measures, from navigation start, on this machine with the local server:
   - camera bars live (first frame with a face drawn), empty HTTP cache;
   - first live prediction with a stored model, empty HTTP cache and warm cache (service
     worker blocked, so these measure the HTTP cache alone), and from the offline copy a first
-    visit stored (service worker on: what a returning user gets);
+    visit stored (service worker on: what a returning user gets); each with the Python
+    start-up snapshot the first visit made (web/python.mjs), and the two cache rows again
+    without it (a browser that dropped it, or a first visit too short to make it);
   - which files were fetched (scikit-learn/scipy must not be, until the user trains);
   - processed camera frames per second while predicting, and Python's per-frame time.
 
@@ -54,10 +56,13 @@ def heavy(urls: list[str]) -> list[str]:
     return [u for u in urls if "scipy" in u or "scikit_learn" in u]
 
 
-def phases(page) -> dict[str, float]:
+def phases(page) -> dict:
     marks = page.evaluate("Object.fromEntries(performance.getEntriesByType('mark')"
                           ".map(m => [m.name, m.startTime]))")
-    return {"python_main_ms": marks.get("mimic:main-start", float("nan"))}
+    started = [name.removeprefix("mimic:python-") for name in marks
+               if name.startswith("mimic:python-")]
+    return {"python_main_ms": marks.get("mimic:main-start", float("nan")),
+            "python": started[0] if started else ""}
 
 
 def run_first_visit(pw, url: str, video: Path) -> dict[str, float]:
@@ -80,36 +85,63 @@ def store_model(ctx, url: str, model: Path):
     page.wait_for_function("document.body.dataset.restored === 'true'")
     page.set_input_files("#import-model", str(model))
     page.wait_for_function("document.querySelectorAll('#model-list li').length === 1")
+    wait_snapshot(page)
     return page
 
 
+def wait_snapshot(page) -> str:
+    """Until the page has made (or found) Python's start-up snapshot, a few seconds after it is
+    up: what any visit longer than that leaves behind (web/python.mjs)."""
+    page.wait_for_function("document.body.dataset.pythonSnapshot", timeout=60_000)
+    state = page.evaluate("document.body.dataset.pythonSnapshot")
+    assert state in ("made", "stored"), f"no Python snapshot: {state}"
+    return state
+
+
+def visit(ctx, url: str, clear_http: bool = False) -> tuple[object, dict[str, float]]:
+    """A new visit: first prediction and bars from navigation start, how Python started."""
+    if clear_http:
+        cdp_page = ctx.new_page()
+        ctx.new_cdp_session(cdp_page).send("Network.clearBrowserCache")
+        cdp_page.close()
+    page = ctx.new_page()
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(url + "/")
+    out = {"predict": first_prediction(page), "bars": timings(page)["bars"], **phases(page)}
+    assert not heavy(urls), f"start-up fetched {heavy(urls)}"
+    return page, out
+
+
 def run_stored(pw, url: str, video: Path, model: Path) -> dict[str, float]:
-    """A profile with a stored model: empty HTTP cache, then warm (the disk cache a real
-    browser keeps; a Playwright incognito context's memory cache drops files this big)."""
+    """A profile with a stored model and the Python snapshot its first visit made: empty
+    HTTP cache, then warm (the disk cache a real browser keeps; a Playwright incognito
+    context's memory cache drops files this big); then both again without the snapshot."""
     with tempfile.TemporaryDirectory() as profile:
         ctx = launch(pw, profile, video)
         try:
             store_model(ctx, url, model).close()
-            cdp_page = ctx.new_page()
-            cdp = ctx.new_cdp_session(cdp_page)
-            cdp.send("Network.clearBrowserCache")
-            cdp_page.close()
-            page = ctx.new_page()
-            urls: list[str] = []
-            page.on("request", lambda r: urls.append(r.url))
-            page.goto(url + "/")
-            out = {"predict_cold_ms": first_prediction(page)}
-            assert not heavy(urls), f"start-up fetched {heavy(urls)}"
+            page, cold = visit(ctx, url, clear_http=True)
+            assert cold["python"] == "snapshot", cold["python"]
+            out = {"predict_cold_ms": cold["predict"]}
             time.sleep(5)
             out["fps"] = page.evaluate("mimicBridge.stats.fps")
             out["python_us"] = page.evaluate("mimicBridge.stats.pythonMedianUs")
             out["python_tight_us"] = tight_loop_us(page)
             page.close()
-            page = ctx.new_page()
-            page.goto(url + "/")
-            out["bars_warm_ms"] = timings(page)["bars"]
-            out["predict_warm_ms"] = first_prediction(page)
-            out.update(phases(page))
+            page, warm = visit(ctx, url)
+            assert warm["python"] == "snapshot", warm["python"]
+            out.update(bars_warm_ms=warm["bars"], predict_warm_ms=warm["predict"],
+                       python_main_ms=warm["python_main_ms"])
+            for clear_http, key in ((False, "predict_warm_fresh_ms"),
+                                    (True, "predict_cold_fresh_ms")):
+                wait_snapshot(page)
+                page.evaluate("caches.delete('python-snapshot')")  # as if never made
+                page.close()
+                page, fresh = visit(ctx, url, clear_http=clear_http)
+                assert fresh["python"] == "fresh", fresh["python"]
+                out[key] = fresh["predict"]
+            page.close()
             return out
         finally:
             ctx.close()
@@ -173,6 +205,10 @@ def main() -> int:
          [r["predict_cold_ms"] for r in stored], "ms", 5000),
         ("first prediction, stored model, warm cache",
          [r["predict_warm_ms"] for r in stored], "ms", 3000),
+        ("... empty cache, no Python snapshot",
+         [r["predict_cold_fresh_ms"] for r in stored], "ms", 5000),
+        ("... warm cache, no Python snapshot",
+         [r["predict_warm_fresh_ms"] for r in stored], "ms", 3000),
         ("camera bars live, warm cache", [r["bars_warm_ms"] for r in stored], "ms", 2000),
         ("first prediction, from the offline copy", [r["predict_sw_ms"] for r in copies], "ms",
          3000),

@@ -65,7 +65,11 @@ export function createBridge({ onPythonReady, showError }) {
           const job = jobs.get(msg.id) || (msg.id === undefined ? [...jobs.values()][0] : null);
           if (!job) return;
           if (msg.type === "progress") job.onProgress(msg.fraction, msg.message, msg.loss);
-          else if (msg.type === "done") { jobs.delete(msg.id); job.resolve({ model: msg.model, summary: msg.summary }); }
+          else if (msg.type === "done") {
+            jobs.delete(msg.id);
+            bridge.stats.trainerPython = msg.python; // how the worker's Python started
+            job.resolve({ model: msg.model, summary: msg.summary });
+          }
           else if (msg.type === "error") { jobs.delete(msg.id); job.reject(new Error(msg.message)); }
         };
         worker.onerror = (e) => {

@@ -1,14 +1,15 @@
 // Training runs in this worker so the camera and bars keep running on the page.
 // It boots its own Pyodide with the training libraries (numpy + scipy, whose L-BFGS the
-// model trains with; loaded only when the user trains), unpacks the mimic package, and hands the work to Python (mimic.trainjob); this file only relays.
-import { loadPyodide } from "./vendor/pyodide/pyodide.mjs";
+// model trains with; loaded only when the user trains), unpacks the mimic package, and hands
+// the work to Python (mimic.trainjob); this file only relays. Its Python resumes from the
+// page's start-up snapshot when there is one (python.mjs), so training starts sooner too.
+import { loadPyodide, started } from "./python.mjs";
 
 let pyodide = null;
 
 async function boot() {
-  const indexURL = new URL("./vendor/pyodide/", import.meta.url).href;
   postMessage({ type: "progress", fraction: 0, message: "Starting Python for training" });
-  pyodide = await loadPyodide({ indexURL });
+  pyodide = await loadPyodide();
   await pyodide.loadPackage(["numpy", "scipy"], {
     messageCallback: (m) => postMessage({ type: "progress", fraction: 0, message: m }),
     errorCallback: (m) => postMessage({ type: "log", message: m }),
@@ -38,7 +39,7 @@ _summary_json = json.dumps(_summary)
 `);
     const bytes = pyodide.globals.get("_model_js");
     const summary = pyodide.globals.get("_summary_json");
-    postMessage({ type: "done", id, model: bytes, summary }, [bytes.buffer]);
+    postMessage({ type: "done", id, model: bytes, summary, python: started.how }, [bytes.buffer]);
   } catch (err) {
     postMessage({ type: "error", id, message: String(err.message || err) });
   }
