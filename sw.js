@@ -54,14 +54,28 @@ async function precache() {
   let done = 0;
   for (let i = 0; i < files.length; i += BATCH) {
     await Promise.all(files.slice(i, i + BATCH).map(async (path) => {
-      const res = await fetch(path, { cache: "no-cache" });
-      if (!res.ok) throw new Error(`${path} answered ${res.status}`);
-      await cache.put(path, res);
+      await store(cache, path);
       done += 1;
     }));
     await tell({ type: "offline-progress", done, total: files.length });
   }
   await cache.put("precache.json", listing); // last: its presence means "complete"
+}
+
+const ATTEMPTS = 3; // a dropped connection while storing one file should not fail them all
+
+async function store(cache, path) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(path, { cache: "no-cache" });
+      if (!res.ok) throw new Error(`${path} answered ${res.status}`);
+      await cache.put(path, res);
+      return;
+    } catch (err) {
+      if (attempt >= ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
 }
 
 self.addEventListener("fetch", (event) => {

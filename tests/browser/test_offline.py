@@ -15,6 +15,14 @@ from mimic.synthetic import make_dataset
 READY = "document.body.dataset.offline === 'ready'"
 
 
+def wait_offline_ready(page, also: str = "true") -> None:
+    """Until the offline copy is stored; fails at once, with the reason, if storing failed."""
+    page.wait_for_function(f"({READY} && {also}) || document.body.dataset.offline === 'error'",
+                           timeout=180_000)
+    status = page.locator("#offline-status")
+    assert page.evaluate(READY), f"{status.text_content()}: {status.get_attribute('title')}"
+
+
 def clips_file(tmp_path):
     clips = make_dataset(people=1, sessions=1, takes=2, seconds=2.0, labels=["neutral", "happy"])
     path = tmp_path / "clips.mimicclips"
@@ -42,7 +50,7 @@ def test_works_offline_after_one_visit(kind, videos, artifacts, tmp_path):
         with site(kind, tmp_path) as url:
             page.goto(url + "/")
             harness.wait_ready(page)
-            page.wait_for_function(READY, timeout=180_000)
+            wait_offline_ready(page)
             assert page.text_content("#offline-status") == "Available offline"
         # The server is gone: nothing can come from the network any more.
         ctx.set_offline(True)
@@ -74,15 +82,14 @@ def test_a_new_version_replaces_the_old_cache(videos, monkeypatch):
         monkeypatch.setenv("MIMIC_PRECACHE_SALT", "first")
         page.goto(url + "/")
         harness.wait_ready(page)
-        page.wait_for_function(READY, timeout=180_000)
+        wait_offline_ready(page)
         first = page.evaluate("document.body.dataset.offlineVersion")
         assert page.evaluate(OFFLINE_CACHES) == [f"mimic-{first}"]
 
         monkeypatch.setenv("MIMIC_PRECACHE_SALT", "second")
         page.reload()
         harness.wait_ready(page)
-        page.wait_for_function(
-            f"{READY} && document.body.dataset.offlineVersion !== '{first}'", timeout=180_000)
+        wait_offline_ready(page, f"document.body.dataset.offlineVersion !== '{first}'")
         second = page.evaluate("document.body.dataset.offlineVersion")
         page.wait_for_function(f"({OFFLINE_CACHES}).then(k => k.length === 1)", timeout=30_000)
         assert page.evaluate(OFFLINE_CACHES) == [f"mimic-{second}"]
