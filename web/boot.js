@@ -31,13 +31,17 @@ const bridge = createBridge({
 window.mimicBridge = bridge;
 
 // Python's start-up snapshot (python.mjs) is made once the app has been up a moment, in a
-// worker: the next visit's Python then starts about a second sooner.
+// worker: the next visit's Python then starts about a second sooner. The worker shares the
+// CPU with the camera loop for a few seconds (on a 2-core machine, 15-20 processed frames a
+// second instead of 25-30), so it never starts while a clip is being recorded.
 const SNAPSHOT_DELAY_MS = 2000;
 
 async function snapshotPython() {
+  while (document.body.dataset.recording) await new Promise((r) => setTimeout(r, 1000));
   const { started, ensureSnapshot } = await import("./python.mjs");
   document.body.dataset.pythonStart = started.how;
   document.body.dataset.pythonBytecode = String(started.bytecodeFiles);
+  document.body.dataset.pythonSnapshot = "checking";
   try {
     const result = await ensureSnapshot();
     window.mimicPythonSnapshot = result; // for tests and the console

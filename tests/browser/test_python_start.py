@@ -43,7 +43,8 @@ DAMAGE = """async (what) => {
 
 def settle(page, expect: str) -> dict:
     """Until the page has done its snapshot step; returns what it did."""
-    page.wait_for_function("document.body.dataset.pythonSnapshot", timeout=90_000)
+    page.wait_for_function(
+        "!['checking', undefined].includes(document.body.dataset.pythonSnapshot)", timeout=90_000)
     assert page.evaluate("document.body.dataset.pythonSnapshot") == expect
     return page.evaluate("window.mimicPythonSnapshot")
 
@@ -141,3 +142,19 @@ def test_damaged_or_stale_snapshot_never_stops_the_app(app_url, videos, open_pag
     reload(page)
     assert settle(page, "stored")["reason"] == "stored"
     assert p.errors == []
+
+
+def test_no_snapshot_is_made_while_a_clip_is_recorded(app_url, videos, open_page):
+    p = open_page(app_url, videos["smile"])
+    page = p.page
+    harness.wait_ready(page)
+    page.fill("#rec-seconds", "4")
+    page.click('button[data-record="happy"]')  # well before the snapshot step (2 s after start)
+    page.wait_for_function("document.body.dataset.recording")
+    seen = set()
+    while page.evaluate("document.body.dataset.recording"):
+        seen.add(page.evaluate("document.body.dataset.pythonSnapshot"))
+        time.sleep(0.1)
+    assert seen == {None}, f"snapshot step ran during the recording: {seen}"
+    assert page.locator("#clip-list li").count() == 1
+    assert settle(page, "made")["bytes"] > 10_000_000
