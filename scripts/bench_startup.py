@@ -92,7 +92,8 @@ def store_model(ctx, url: str, model: Path):
 def wait_snapshot(page) -> str:
     """Until the page has made (or found) Python's start-up snapshot, a few seconds after it is
     up: what any visit longer than that leaves behind (web/python.mjs)."""
-    page.wait_for_function("document.body.dataset.pythonSnapshot", timeout=60_000)
+    page.wait_for_function(
+        "!['checking', undefined].includes(document.body.dataset.pythonSnapshot)", timeout=60_000)
     state = page.evaluate("document.body.dataset.pythonSnapshot")
     assert state in ("made", "stored"), f"no Python snapshot: {state}"
     return state

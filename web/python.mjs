@@ -112,7 +112,7 @@ async function forget(key) {
 
 // A bundle of files: a little-endian u32 header length, a JSON header [[path, length], ...],
 // then the files' bytes one after the other.
-export function packBundle(files) {
+function packBundle(files) {
   const header = new TextEncoder().encode(JSON.stringify(files.map((f) => [f.path, f.data.length])));
   const out = new Uint8Array(4 + header.length + files.reduce((n, f) => n + f.data.length, 0));
   new DataView(out.buffer).setUint32(0, header.length, true);
