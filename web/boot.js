@@ -135,6 +135,7 @@ async function main() {
   let landmarker;
   // Python boots in parallel with face tracking. (Booting it only once tracking is set up
   // makes the bars steadier, always under 0.7 s, but the first prediction 0.3-0.9 s later.)
+  import("./python.mjs").then((python) => python.readStored());
   import("./vendor/pyscript/core.js");
   try {
     const [stream, lm] = await Promise.all([
