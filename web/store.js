@@ -5,7 +5,9 @@ const DB_NAME = "mimic";
 const DB_VERSION = 1;
 const STORES = { clips: "id", models: "id", settings: "key", avatars: "id" };
 
-export class StoreError extends Error {}
+export class StoreError extends Error {
+  name = "StoreError"; // Python shows these messages as they are (studio/dom.py)
+}
 
 function explain(err, action) {
   const name = err && err.name;
@@ -32,13 +34,13 @@ export class Store {
 
   static async open(name = DB_NAME) {
     if (!globalThis.indexedDB) throw new StoreError("This browser has no IndexedDB, so nothing can be saved.");
-    const req = indexedDB.open(name, DB_VERSION);
-    req.onupgradeneeded = () => {
-      for (const [store, keyPath] of Object.entries(STORES)) {
-        if (!req.result.objectStoreNames.contains(store)) req.result.createObjectStore(store, { keyPath });
-      }
-    };
     try {
+      const req = indexedDB.open(name, DB_VERSION); // some private modes throw right here
+      req.onupgradeneeded = () => {
+        for (const [store, keyPath] of Object.entries(STORES)) {
+          if (!req.result.objectStoreNames.contains(store)) req.result.createObjectStore(store, { keyPath });
+        }
+      };
       const db = await request(req);
       db.onversionchange = () => db.close(); // another tab upgrades: let it
       return new Store(db);

@@ -53,8 +53,20 @@ async def _report_errors(coro: Any) -> None:
     try:
         await coro
     except Exception as exc:
-        toast(f"Something went wrong: {exc}")
+        toast(describe(exc))
         raise
+
+
+def describe(exc: Exception) -> str:
+    """A failure as a person should read it: storage errors already say what failed and
+    what to do (web/store.js), anything else is unexpected and says so."""
+    js_error = getattr(exc, "js_error", None)
+    if js_error is not None:
+        message = str(getattr(js_error, "message", "") or js_error)
+        if str(getattr(js_error, "name", "")) == "StoreError":
+            return message
+        return f"Something went wrong: {message}"
+    return f"Something went wrong: {exc}"
 
 
 def clear(node: Any) -> None:

@@ -178,7 +178,7 @@ class RecordView:
     async def guided(self) -> None:
         """Walk through every missing target in order, with a short pause between takes."""
         button = by_id("btn-guided")
-        if button.dataset.running == "true":
+        if button.getAttribute("data-running") == "true":  # unset until the first run
             self.stop_guided = True
             return
         todo = self.missing()
@@ -204,8 +204,13 @@ class RecordView:
         node.textContent = text
         node.className = "note warn" if warn else "note"
 
-    async def add_custom(self, event: Any) -> None:
+    def add_custom(self, event: Any) -> Any:
+        # Here, not in the coroutine: that runs after the event, when the form has already
+        # been submitted and the page reloaded.
         event.preventDefault()
+        return self._add_custom()
+
+    async def _add_custom(self) -> None:
         field = by_id("custom-label")
         try:
             label = T.canonical(field.value)

@@ -62,19 +62,22 @@ class TrainView:
         js.document.body.dataset.training = "running"
         self.progress(0.0, "Loading the training libraries…", None)
         on_progress = create_proxy(self.progress)
+        failure = None
         try:
             data = dump_clips(app.clips)
             result = await app.bridge.train(_bytes_js(data), None, on_progress)
             model_bytes = result.model.to_bytes()
             summary = json.loads(result.summary)
         except Exception as exc:
-            by_id("train-note").textContent = f"Training failed: {exc}"
-            js.document.body.dataset.training = "failed"
-            return
+            failure = f"Training failed: {exc}"
         finally:
             on_progress.destroy()
             self.training = False
             self.refresh()
+        if failure is not None:  # after refresh(), which would write over it
+            by_id("train-note").textContent = failure
+            js.document.body.dataset.training = "failed"
+            return
         record = ModelRecord(
             id=secrets.token_hex(6),
             name=f"Model {datetime.now().strftime('%b %d %H:%M')}",
@@ -83,10 +86,11 @@ class TrainView:
         app.models.append(record)
         app.use_model(record)
         await app.storage.set_setting("active_model", record.id)
-        self.progress(1.0, "Trained", None)
+        app.changed()
+        self.progress(1.0, f"Trained {record.name}: how it does on takes it did not see is "
+                      "below.", None)
         self.show_report(summary)
         js.document.body.dataset.training = "done"
-        app.changed()
 
     def progress(self, fraction: float, message: str, loss: float | None) -> None:
         pct = round(100 * max(0.0, min(1.0, float(fraction))))
@@ -201,8 +205,8 @@ class TrainView:
         self.app.models.append(record)
         self.app.use_model(record, model)
         await self.app.storage.set_setting("active_model", record.id)
-        by_id("train-note").textContent = f"Imported {record.name}."
         self.app.changed()
+        by_id("train-note").textContent = f"Imported {record.name}."
 
 
 def model_meta(m: ModelRecord) -> str:
