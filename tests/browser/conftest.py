@@ -59,14 +59,18 @@ class Page:
 
 @pytest.fixture
 def open_page():
-    """open_page(url, video=None|Path, fake_ui=True, permissions=("camera",)) -> Page."""
+    """open_page(url, video=None|Path, fake_ui=True, init_script=None) -> Page; the init
+    script runs in the page before any of the app's."""
     stack = []
 
-    def _open(url: str, video: Path | None = None, fake_ui: bool = True) -> Page:
+    def _open(url: str, video: Path | None = None, fake_ui: bool = True,
+              init_script: str | None = None) -> Page:
         cm = harness.browser(video, fake_ui=fake_ui)
         browser = cm.__enter__()
         stack.append(cm)
         page = Page(browser.new_page(viewport={"width": 1280, "height": 800}), url)
+        if init_script:
+            page.page.add_init_script(init_script)
         page.page.goto(url + "/")
         return page
 

@@ -106,6 +106,12 @@ def test_record_train_predict_reload_export_import(app_url, alternating_video, o
         "#confusion th[scope=col]", "els => els.map(e => e.textContent)"
     )
     assert headers == ["neutral", "happy"]
+    assert page.text_content("#train-note").startswith("Trained Model ")
+    loss_points = page.get_attribute("#loss-line", "points").split()
+    assert len(loss_points) >= 5, "no live loss curve"
+    per_target = page.eval_on_selector_all("#per-target tr[data-target]",
+                                           "els => els.map(e => e.dataset.target)")
+    assert {"neutral", "happy"} <= set(per_target)
     assert page.locator("#model-list li").count() == 1
     page.screenshot(path=str(artifacts / "studio-train.png"))
 
