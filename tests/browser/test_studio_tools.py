@@ -96,7 +96,16 @@ def test_clip_tools_labels_and_storage_failures(app_url, videos, open_page, arti
 
     # An expression recorded while saying a vowel teaches both targets.
     page.select_option("#rec-vowel", "aa")
-    record(page, "happy")
+    page.click('button[data-record="happy"]')
+    # A countdown, then the take with its progress ring filling.
+    page.wait_for_function("document.getElementById('rec-count').textContent === '3'")
+    assert page.text_content("#rec-label") == "happy + aa"
+    page.wait_for_function("document.body.dataset.recording === 'recording' && "
+                           "parseFloat(document.getElementById('rec-ring').style"
+                           ".strokeDashoffset) < 80", timeout=10_000)
+    page.wait_for_function("document.querySelectorAll('#clip-list li').length === 1",
+                           timeout=20_000)
+    assert page.is_hidden("#rec-overlay")
     assert clips(page) == ["happy + aa"]
     assert (target_count(page, "happy"), target_count(page, "aa")) == (1, 1)
     page.select_option("#rec-vowel", "")
@@ -321,3 +330,14 @@ def test_live_link_import_sliders_and_tfjs_export(app_url, videos, open_page, ar
     page.set_input_files("#import-model", paths)
     page.wait_for_function("document.querySelectorAll('#model-list li').length === 2")
     assert page.text_content("#train-note") == "Imported model."
+
+    # Models are renamed as text, and deleted after a confirmation.
+    answer_prompt(page, HTML_NAME)
+    page.locator('#model-list li button[data-action="rename"]').first.click()
+    page.wait_for_function(f"document.getElementById('model-list').textContent"
+                           f".includes({HTML_NAME!r})")
+    assert page.locator("#model-list b").count() == 0
+    page.once("dialog", lambda d: d.accept())
+    page.locator('#model-list li button[data-action="delete"]').first.click()
+    page.wait_for_function("document.querySelectorAll('#model-list li').length === 1")
+    assert page.evaluate("window.__xss") is None
