@@ -33,11 +33,13 @@ window.mimicBridge = bridge;
 // Python's start-up snapshot (python.mjs) is made once the app has been up a moment, in a
 // worker: the next visit's Python then starts about a second sooner. The worker shares the
 // CPU with the camera loop for a few seconds (on a 2-core machine, 15-20 processed frames a
-// second instead of 25-30), so it never starts while a clip is being recorded.
+// second instead of 25-30), so it never starts while a clip, or a guided series of clips,
+// is being recorded.
 const SNAPSHOT_DELAY_MS = 2000;
 
 async function snapshotPython() {
-  while (document.body.dataset.recording) await new Promise((r) => setTimeout(r, 1000));
+  const busy = () => document.body.dataset.recording || document.body.dataset.guided;
+  while (busy()) await new Promise((r) => setTimeout(r, 1000));
   const { started, ensureSnapshot } = await import("./python.mjs");
   document.body.dataset.pythonStart = started.how;
   document.body.dataset.pythonBytecode = String(started.bytecodeFiles);

@@ -41,6 +41,7 @@ class App:
         self.recorder = Recorder()
         self.clips: list[Clip] = []
         self.calibration_ids: set[str] = set()
+        self.unsaved_ids: set[str] = set()  # takes kept in memory only: storage refused them
         self.models: list[ModelRecord] = []
         self.active_model_id: str | None = None
         self.pipeline: LivePipeline | None = None

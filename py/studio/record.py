@@ -16,7 +16,7 @@ from mimic.clips import Clip, ClipFormatError, dump_clips, load_clips
 from mimic.io.livelink import read_livelink
 from mimic.recording import Recorder, RecordingError
 from studio.app import App
-from studio.dom import by_id, clear, el, on, toast
+from studio.dom import by_id, clear, describe, el, on, toast
 
 CLIPS_EXT = ".mimicclips"
 
@@ -144,19 +144,38 @@ class RecordView:
             except RecordingError as exc:
                 self.note(str(exc), warn=True)
                 return None
-            await app.storage.put_clip(clip, calibration=calibration)
+            saved = await self.save_new(clip, calibration)
             app.clips.append(clip)
             if calibration:
                 app.calibration_ids.add(clip.take_id)
-            dropped = app.recorder.dropped
-            extra = f" ({dropped} frames without a face dropped)" if dropped else ""
-            self.note(f"Saved {clip_title(clip)}: {len(clip.frames)} frames{extra}.")
+            if saved:
+                dropped = app.recorder.dropped
+                extra = f" ({dropped} frames without a face dropped)" if dropped else ""
+                self.note(f"Saved {clip_title(clip)}: {len(clip.frames)} frames{extra}.")
             app.changed()
             return clip
         finally:
             overlay.hidden = True
             js.document.body.dataset.recording = ""
             self.set_busy(False)
+
+    async def save_new(self, clip: Clip, calibration: bool) -> bool:
+        """Store a new take; when storage refuses it (full disk, private mode) keep it for
+        this visit rather than lose what the user just performed, and say so."""
+        try:
+            await self.app.storage.put_clip(clip, calibration=calibration)
+            return True
+        except Exception as exc:
+            self.app.unsaved_ids.add(clip.take_id)
+            self.note(f"{describe(exc)} The take \u201c{clip_title(clip)}\u201d is kept for this "
+                      "visit only: export your clips to keep it.", warn=True)
+            return False
+
+    async def put(self, clip: Clip, deleted: bool = False) -> None:
+        """Store a change to a clip; a take that had not been saved yet now is."""
+        calibration = clip.take_id in self.app.calibration_ids
+        await self.app.storage.put_clip(clip, calibration, deleted=deleted)
+        self.app.unsaved_ids.discard(clip.take_id)
 
     def set_busy(self, busy: bool) -> None:
         self.busy = busy
@@ -188,6 +207,7 @@ class RecordView:
         self.stop_guided = False
         button.dataset.running = "true"
         button.textContent = "Stop guided recording"
+        js.document.body.dataset.guided = "true"  # one recording session (web/boot.js)
         try:
             for i, target in enumerate(todo):
                 if self.stop_guided:
@@ -196,6 +216,7 @@ class RecordView:
                 await asyncio.sleep(0.8)
                 await self.record(self.labels_for(target))
         finally:
+            js.document.body.dataset.guided = ""
             button.dataset.running = "false"
             button.textContent = "Record all missing"
 
@@ -238,6 +259,9 @@ class RecordView:
             li = el("li", data_take=clip.take_id)
             li.append(el("span", clip_title(clip), cls="c-name"))
             tag = " · calibration" if clip.take_id in self.app.calibration_ids else ""
+            if clip.take_id in self.app.unsaved_ids:
+                tag += " · not saved"
+                li.dataset.unsaved = "true"
             meta = f"{float(clip.timestamps[-1]):.1f} s · {len(clip.frames)} frames{tag}"
             li.append(el("span", meta, cls="c-meta"))
             for text, handler in (("Play", self.play), ("Rename", self.rename),
@@ -258,7 +282,7 @@ class RecordView:
         old = clip.name
         clip.name = name
         try:
-            await self.app.storage.put_clip(clip, clip.take_id in self.app.calibration_ids)
+            await self.put(clip)
         except Exception:
             clip.name = old
             raise
@@ -277,18 +301,20 @@ class RecordView:
         except (ValueError, TypeError) as exc:
             self.note(f"Labels not changed: {exc}", warn=True)
             return
-        await self.app.storage.put_clip(candidate, candidate.take_id in self.app.calibration_ids)
+        await self.put(candidate)
         self.app.clips[self.app.clips.index(clip)] = candidate
         self.app.changed()
 
     async def delete(self, clip: Clip) -> None:
-        calib = clip.take_id in self.app.calibration_ids
-        await self.app.storage.put_clip(clip, calib, deleted=True)
+        stored = clip.take_id not in self.app.unsaved_ids  # else there is nothing to mark
+        if stored:
+            await self.put(clip, deleted=True)
         self.app.clips.remove(clip)
         self.app.changed()
 
         async def undo() -> None:
-            await self.app.storage.put_clip(clip, calib, deleted=False)
+            if stored:
+                await self.put(clip)
             self.app.clips.append(clip)
             self.app.clips.sort(key=lambda c: c.created_at)
             self.app.changed()
