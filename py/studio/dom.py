@@ -36,10 +36,15 @@ def el(tag: str, text: str | None = None, cls: str | None = None, **attrs: Any) 
     return node
 
 
-def on(node: Any, event: str, handler: Callable[[Any], Any]) -> None:
-    """Attach a handler; coroutine handlers are scheduled on the page's event loop."""
+def on(node: Any, event: str, handler: Callable[[Any], Any],
+       prevent_default: bool = False) -> None:
+    """Attach a handler; coroutine handlers are scheduled on the page's event loop, so
+    the browser's default action (a form submit, say) is prevented here, during the event,
+    when asked: a coroutine runs only after the event is over."""
 
     def call(evt: Any) -> None:
+        if prevent_default:
+            evt.preventDefault()
         result = handler(evt)
         if asyncio.iscoroutine(result):
             spawn(result)

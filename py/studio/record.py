@@ -30,11 +30,12 @@ class RecordView:
         self.app = app
         self.custom: list[str] = []
         self.busy = False
+        self.guiding = False
         self.stop_guided = False
         app.listeners.append(self.render)
         on(by_id("btn-calibrate"), "click", lambda _e: self.calibrate())
         on(by_id("btn-guided"), "click", lambda _e: self.guided())
-        on(by_id("custom-form"), "submit", self.add_custom)
+        on(by_id("custom-form"), "submit", lambda _e: self.add_custom(), prevent_default=True)
         on(by_id("btn-export-clips"), "click", lambda _e: self.export_clips())
         on(by_id("import-clips"), "change", self.import_clips)
 
@@ -197,14 +198,14 @@ class RecordView:
     async def guided(self) -> None:
         """Walk through every missing target in order, with a short pause between takes."""
         button = by_id("btn-guided")
-        if button.getAttribute("data-running") == "true":  # unset until the first run
+        if self.guiding:
             self.stop_guided = True
             return
         todo = self.missing()
         if not todo:
             self.note("Nothing is missing. Record more takes of any target to improve it.")
             return
-        self.stop_guided = False
+        self.guiding, self.stop_guided = True, False
         button.dataset.running = "true"
         button.textContent = "Stop guided recording"
         js.document.body.dataset.guided = "true"  # one recording session (web/boot.js)
@@ -216,6 +217,7 @@ class RecordView:
                 await asyncio.sleep(0.8)
                 await self.record(self.labels_for(target))
         finally:
+            self.guiding = False
             js.document.body.dataset.guided = ""
             button.dataset.running = "false"
             button.textContent = "Record all missing"
@@ -225,13 +227,7 @@ class RecordView:
         node.textContent = text
         node.className = "note warn" if warn else "note"
 
-    def add_custom(self, event: Any) -> Any:
-        # Here, not in the coroutine: that runs after the event, when the form has already
-        # been submitted and the page reloaded.
-        event.preventDefault()
-        return self._add_custom()
-
-    async def _add_custom(self) -> None:
+    async def add_custom(self) -> None:
         field = by_id("custom-label")
         try:
             label = T.canonical(field.value)
