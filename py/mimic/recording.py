@@ -71,7 +71,12 @@ class Recorder:
         if seen == 0:
             raise RecordingError("No camera frames arrived while recording. Is the camera running?")
         share = self.kept / seen
-        if self.kept < self.min_frames or share < self.min_face_share:
+        if share >= self.min_face_share and self.kept < self.min_frames:
+            raise RecordingError(
+                f"Only {self.kept} frames arrived in {self.seconds:g} s: the camera or this "
+                "computer is running slowly. Record a longer take."
+            )
+        if share < self.min_face_share:
             raise RecordingError(
                 f"Only {self.kept} of {seen} frames showed a face ({share:.0%}). "
                 "Keep your face in view and well lit, then record again."

@@ -41,7 +41,9 @@ def open_studio(open_page, app_url: str, video: Path):
     p = open_page(app_url, video, init_script=SPIES)
     page = p.page
     ready(page)
-    page.fill("#rec-seconds", "1")
+    # 1.5 s: at least 15 frames even while the first visit's Python snapshot is being made
+    # in a worker (15-20 processed frames a second on a slow 2-core machine).
+    page.fill("#rec-seconds", "1.5")
     return p
 
 

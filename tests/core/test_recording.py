@@ -49,6 +49,14 @@ def test_a_take_with_too_few_face_frames_is_refused():
         rec.finish("s1")
 
 
+def test_a_short_take_from_a_slow_camera_asks_for_a_longer_one():
+    rec = Recorder(seconds=1.0)
+    rec.start(("aa",), 0.0)
+    feed(rec, 1.0, 10.0)  # every frame has a face, but only 10 came
+    with pytest.raises(RecordingError, match=r"Only 10 frames arrived in 1 s.*longer take"):
+        rec.finish("s1")
+
+
 def test_no_frames_at_all_is_refused_with_a_camera_hint():
     rec = Recorder(seconds=1.0)
     rec.start(("aa",), 0.0)
