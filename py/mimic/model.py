@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from mimic.augment import augment_frames
 from mimic.blendshapes import COUNT, INDEX, NAMES
 from mimic.clips import Clip
 from mimic.targets import EYES, MOUTH, TargetSet, canonical, group_of
@@ -107,6 +108,11 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * z) + 1.0)
 
 
+def _softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + e^z) without overflow; several times faster than np.logaddexp(0, z)."""
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
 class ExpressionModel:
     """Masked multi-head network mapping blendshape frames to target weights.
 
@@ -119,13 +125,20 @@ class ExpressionModel:
             same clip are dropped from training.
         trim_start_s, trim_end_s: reaction time left out at either end of each take.
         calibrate_sessions: move each session's neutral onto a common reference in training.
-        seed: initial weights.
+        augment: varied copies of each frame the expression head also trains on
+            (`mimic.augment`), so one take of an expression stands for the next.
+        augment_drop, augment_jitter: how much those copies vary.
+        seed: initial weights and the copies' variation.
     """
 
-    def __init__(self, hidden: int = 16, alpha: float = 1e-4, max_iter: int = 300,
+    def __init__(self, hidden: int = 16, alpha: float = 1e-4, max_iter: int = 150,
                  tol: float = 1e-6, dedup: float = 0.01, trim_start_s: float = 0.35,
                  trim_end_s: float = 0.1, calibrate_sessions: bool = True,
+                 augment: int = 2, augment_drop: float = 0.2, augment_jitter: float = 0.5,
                  seed: int = 0) -> None:
+        self.augment = augment
+        self.augment_drop = augment_drop
+        self.augment_jitter = augment_jitter
         self.hidden = hidden
         self.alpha = alpha
         self.max_iter = max_iter
@@ -161,7 +174,8 @@ class ExpressionModel:
         self.offset_ = np.zeros(COUNT, np.float32)
         self.training_ = {
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "frames": int(sum(len(c.frames) for c in clips)), "frames_used": len(x),
+            "frames": int(sum(len(c.frames) for c in clips)), "frames_used": self._recorded_rows,
+            "augmented_frames": len(x) - self._recorded_rows,
             "iterations": int(self.n_iter_), "loss": float(self.loss_),
             "seconds": round(time.perf_counter() - t0, 3),
         }
@@ -183,7 +197,9 @@ class ExpressionModel:
             shift = {s: self.reference_ - m for s, m in _session_neutrals(clips).items()}
         blink_at = _blink_threshold(clips)
         eyes = targets.slices["eyes"]
+        rng = np.random.default_rng(self.seed)
         xs, ys, ws, groups = [], [], [], []
+        real = 0
         for clip in clips:
             idx = _trimmed(clip, self.trim_start_s, self.trim_end_s)
             frames = clip.frames[idx]
@@ -194,6 +210,13 @@ class ExpressionModel:
             weight = np.ones((len(frames), len(row)), np.float32)
             if not any(group_of(canonical(lb)) == "eyes" for lb in clip.labels):
                 weight[blink_mask(frames, blink_at), eyes] = 0.0
+            real += len(frames)
+            copies = self._copies(frames, rng)
+            if len(copies):
+                frames = np.concatenate([frames, copies])
+                extra = np.zeros((len(copies), len(row)), np.float32)
+                extra[:, targets.slices["expression"]] = 1.0
+                weight = np.concatenate([weight, extra])
             xs.append(frames)
             ys.append(np.broadcast_to(row, (len(frames), len(row))))
             ws.append(weight)
@@ -202,7 +225,15 @@ class ExpressionModel:
         y = np.concatenate(ys).astype(np.float64)
         w = np.concatenate(ws).astype(np.float64)
         w *= _balance(np.concatenate(groups))[:, None]
+        self._recorded_rows = real
         return x, y, w
+
+    def _copies(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Varied copies of a clip's frames for the expression head (none for blinks)."""
+        if not self.targets_.expressions:
+            return frames[:0]
+        return augment_frames(frames, self.reference_, self.augment, self.augment_drop,
+                              self.augment_jitter, rng)
 
     def _masks(self, targets: TargetSet) -> dict[str, np.ndarray]:
         return {g: head_mask(g) for g in GROUPS if _width(targets.slices[g])}
@@ -312,7 +343,9 @@ class ExpressionModel:
             "masks": {g: [NAMES[i] for i in np.flatnonzero(m)] for g, m in self.masks_.items()},
             "params": {k: getattr(self, k) for k in ("hidden", "alpha", "max_iter", "tol",
                                                      "dedup", "trim_start_s", "trim_end_s",
-                                                     "calibrate_sessions", "seed")},
+                                                     "calibrate_sessions", "augment",
+                                                     "augment_drop", "augment_jitter",
+                                                     "seed")},
             "training": self.training_,
             "created_at": self.training_.get("created_at"),
         }
@@ -347,7 +380,7 @@ class ExpressionModel:
 
 
 _PARAMS = ("hidden", "alpha", "max_iter", "tol", "dedup", "trim_start_s", "trim_end_s",
-           "calibrate_sessions", "seed")
+           "calibrate_sessions", "augment", "augment_drop", "augment_jitter", "seed")
 _STANDARD = TargetSet(("neutral", "happy", "angry", "sad", "relaxed", "surprised"), MOUTH, EYES)
 
 
@@ -455,11 +488,11 @@ class _Net:
         n_out = y.shape[1]
         self._shape(x.shape[1], n_out, y, w)
         theta = self._init()
-        norm = 1.0 / max(w.sum(), 1e-9)
+        data = self._split(x, y, w)
         state = {"it": 0, "loss": float("nan")}
 
         def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
-            loss, grad = self._loss(th, x, y, w, norm)
+            loss, grad = self._loss(th, data)
             state["loss"] = loss
             return loss, grad
 
@@ -525,34 +558,56 @@ class _Net:
                 out.append((inputs, outs, None, None, w2, b2))
         return out
 
-    def _loss(self, th: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray,
-              norm: float) -> tuple[float, np.ndarray]:
+    def _split(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> list[tuple]:
+        """Each head's own slice of the data, cut once: its input columns, only the rows
+        that carry weight for its outputs (augmented copies teach the expression head only),
+        and weights normalised to sum to 1 per head."""
+        parts = []
+        for inputs, outs in self.heads:
+            rows = np.flatnonzero(w[:, outs].any(axis=1))
+            wo = w[np.ix_(rows, outs)]
+            wo = wo / max(float(wo.sum()), 1e-9)
+            parts.append((x[np.ix_(rows, inputs)].astype(np.float32),
+                          y[np.ix_(rows, outs)].astype(np.float32), wo.astype(np.float32)))
+        return parts
+
+    def _loss(self, th: np.ndarray, data: list[tuple]) -> tuple[float, np.ndarray]:
+        """Sum over heads of each head's mean weighted cross-entropy plus its L2 penalty.
+
+        Each head is normalised by its own weight, so how many augmented copies the
+        expression head gets does not change how strongly the others are regularised. The
+        sums run in float32 (several times faster, in Pyodide too); L-BFGS keeps float64.
+        """
         loss = 0.0
         grads = []
-        for inputs, outs, w1, b1, w2, b2 in self._unpack(th):
-            xi = x[:, inputs]
+        for (_, _, w1, b1, w2, b2), (xi, yo, wo) in zip(self._unpack(th), data, strict=True):
+            w2 = w2.astype(np.float32)
             if w1 is not None:
-                a = np.tanh(xi @ w1 + b1)
-                z = a @ w2 + b2
+                w1 = w1.astype(np.float32)
+                a = xi @ w1
+                a += b1.astype(np.float32)
+                np.tanh(a, out=a)
             else:
                 a = xi
-                z = a @ w2 + b2
-            yo, wo = y[:, outs], w[:, outs]
-            # weighted binary cross-entropy with logits, numerically stable
-            loss += norm * float((wo * (np.logaddexp(0, z) - yo * z)).sum())
-            dz = norm * wo * (_sigmoid(z) - yo)
-            gw2 = a.T @ dz + 2 * self.alpha * w2
+            z = a @ w2
+            z += b2.astype(np.float32)
+            loss += float((wo * (_softplus(z) - yo * z)).sum())
+            dz = _sigmoid(z)
+            dz -= yo
+            dz *= wo
+            gw2 = a.T @ dz + (2 * self.alpha) * w2
             gb2 = dz.sum(axis=0)
             loss += self.alpha * float((w2 * w2).sum())
             if w1 is not None:
-                da = (dz @ w2.T) * (1 - a * a)
-                gw1 = xi.T @ da + 2 * self.alpha * w1
+                da = dz @ w2.T
+                da *= 1 - a * a
+                gw1 = xi.T @ da + (2 * self.alpha) * w1
                 gb1 = da.sum(axis=0)
                 loss += self.alpha * float((w1 * w1).sum())
                 grads += [gw1.ravel(), gb1, gw2.ravel(), gb2]
             else:
                 grads += [gw2.ravel(), gb2]
-        return loss, np.concatenate(grads)
+        return loss, np.concatenate(grads).astype(np.float64)
 
     def dense_layers(self, mean: np.ndarray, scale: np.ndarray) -> list[DenseLayer]:
         """Fold standardisation into the first layer and lay the heads out as dense blocks."""

@@ -26,7 +26,7 @@ import numpy as np
 from mimic.blendshapes import ARKIT_NAMES, COUNT, NAMES
 from mimic.clips import Clip, ClipFormatError
 
-__all__ = ["STANDARD_RATES", "parse_timecode", "read_livelink"]
+__all__ = ["STANDARD_RATES", "parse_timecode", "read_labelled_folder", "read_livelink"]
 
 MAX_GAP_S = 1.0
 # A short take may never reach the top frame numbers, so the inferred rate is rounded up to the
@@ -163,4 +163,25 @@ def read_livelink(source: str | bytes | os.PathLike, label: str | tuple[str, ...
         part_name = f"{name} ({part + 1})".strip() if len(cuts) else name
         clips.append(Clip.from_frames(label, frames[a:b], fps=fps, session_id=session_id,
                                       timestamps=times[a:b] - times[a], name=part_name))
+    return clips
+
+
+def read_labelled_folder(root: str | os.PathLike, fps: float | None = None) -> list[Clip]:
+    """Every Live Link CSV under `root`, labelled by the name of the folder it sits in.
+
+    The layout a performer's takes are usually kept in (`angry/take1.csv`, `sad/...`), so a
+    whole set trains without one `--label` per file.
+    """
+    root = Path(root)
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() == ".csv" and p.is_file())
+    files = [p for p in files if p.parent != root]
+    if not files:
+        raise ClipFormatError(f"{root}: no Live Link CSVs in folders named by label "
+                              f"(for example {root / 'happy' / 'take1.csv'})")
+    clips: list[Clip] = []
+    for path in files:
+        try:
+            clips.extend(read_livelink(path, path.parent.name, fps))
+        except ClipFormatError as exc:
+            raise ClipFormatError(f"{path}: {exc}") from None
     return clips
