@@ -2,6 +2,7 @@
 
     python -m mimic import-livelink take.csv --label happy -o happy.json
     python -m mimic train clips/*.json -o face.mimic
+    python -m mimic train takes/ -o face.mimic     (Live Link CSVs in takes/<label>/)
     python -m mimic evaluate face.mimic heldout/*.json
     python -m mimic predict face.mimic take.json [--clean] [-o weights.csv]
     python -m mimic synth -o clips/          (synthetic clips, to try things out)
@@ -31,13 +32,19 @@ class UsageError(Exception):
 
 
 def read_clips(paths: Sequence[str | Path], label: str | None = None) -> list[Clip]:
-    """Clips from .json / .mimicclip / .mimicclips files, or Live Link CSVs with `label`."""
+    """Clips from .json / .mimicclip / .mimicclips files, Live Link CSVs with `label`, or
+    folders of Live Link CSVs in subfolders named by label (`takes/angry/take1.csv`)."""
     clips: list[Clip] = []
     for path in map(Path, paths):
         try:
-            if path.suffix.lower() == ".csv":
+            if path.is_dir():
+                from mimic.io.livelink import read_labelled_folder
+
+                clips.extend(read_labelled_folder(path))
+            elif path.suffix.lower() == ".csv":
                 if not label:
-                    raise UsageError(f"{path}: a Live Link CSV needs --label")
+                    raise UsageError(f"{path}: a Live Link CSV needs --label (or give the "
+                                     f"folder that holds one folder per label)")
                 from mimic.io.livelink import read_livelink
 
                 clips.extend(read_livelink(path, label))
@@ -46,7 +53,9 @@ def read_clips(paths: Sequence[str | Path], label: str | None = None) -> list[Cl
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror or exc}") from exc
         except (ClipFormatError, ValueError) as exc:
-            raise UsageError(f"{path}: {exc}") from exc
+            message = str(exc)
+            raise UsageError(message if message.startswith(str(path)) else f"{path}: {exc}"
+                             ) from exc
     if not clips:
         raise UsageError("no clips given")
     return clips

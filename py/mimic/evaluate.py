@@ -25,7 +25,8 @@ from mimic.clips import Clip
 from mimic.postprocess import Cleanup, CleanupSettings
 from mimic.targets import canonical, group_of
 
-__all__ = ["Report", "evaluate", "flicker_rate", "split_by_take"]
+__all__ = ["Report", "evaluate", "evaluate_many", "flicker_rate", "macro_f1", "number_takes",
+           "split_by_take", "take_detail", "take_title"]
 
 SKIP_START_S = 0.35
 SKIP_END_S = 0.1
@@ -96,6 +97,10 @@ class Report:
     takes: int = 0
     untested: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    per_take: list[dict[str, Any]] = field(default_factory=list)
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    macro_f1_worst: float | None = None
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +131,23 @@ class Report:
             for name, row in zip(self.confusion_labels, self.confusion, strict=True):
                 lines.append(name[:width - 1].ljust(width) + "".join(
                     str(v).rjust(width) for v in row))
+        if self.folds:
+            lines.append("")
+            lines.append(f"{len(self.folds)} folds, each holding out one take of every label "
+                         f"with two or more:")
+            for i, fold in enumerate(self.folds, 1):
+                lines.append(f"  fold {i}: macro-F1 {fold['macro_f1']:.3f}  held out "
+                             f"{', '.join(fold['held_out'])}")
+            lines.append(f"  mean {self.macro_f1:.3f}, worst {self.macro_f1_worst:.3f}")
+        if self.per_take:
+            lines.append("")
+            lines.append("held-out takes, worst first:")
+            for take in sorted(self.per_take, key=lambda d: d["right"]):
+                lines.append(f"  {take_title(take):<44}{take['right']:>6.0%} right"
+                             + (f", read as {take['mistaken_for']} {take['mistaken_share']:.0%}"
+                                if take["mistaken_for"] else ""))
+        if self.note:
+            lines.append(self.note)
         for hint in self.hints:
             lines.append(f"hint: {hint}")
         return "\n".join(lines)
@@ -163,41 +185,109 @@ def _cleaned(model: Any, raw: np.ndarray, t: np.ndarray,
 def evaluate(model: Any, clips: Sequence[Clip],
              settings: CleanupSettings | None = None) -> Report:
     """Score `model` on held-out `clips` (takes it did not train on)."""
+    return evaluate_many([(model, clips)], settings)
+
+
+def evaluate_many(pairs: Sequence[tuple[Any, Sequence[Clip]]],
+                  settings: CleanupSettings | None = None,
+                  take_numbers: dict[int, int] | None = None) -> Report:
+    """One report over several models, each scored on its own held-out clips (the folds
+    of a cross-validation); every fold's model must have the same targets.
+
+    `take_numbers` maps id(clip) to its number among its label's takes ("angry take 2");
+    by default takes are numbered in the order given.
+    """
+    model = pairs[0][0]
     targets = model.targets_
     names = list(targets.names)
-    sl = targets.slices
     expressions = list(targets.expressions)
-    e_true: list[int] = []
-    e_pred: list[int] = []
-    mouth_err: list[np.ndarray] = []
-    eye_err: list[np.ndarray] = []
-    per_err: dict[str, list[float]] = defaultdict(list)
-    flicker_raw: list[float] = []
-    flicker_clean: list[float] = []
-    leaks: list[np.ndarray] = []
-    untested: set[str] = set()
-    frames = 0
+    acc = _Scores()
+    numbers = take_numbers or number_takes([c for _, clips in pairs for c in clips])
+    for fold, (fold_model, clips) in enumerate(pairs):
+        if list(fold_model.targets_.names) != names:
+            raise ValueError("every fold's model must have the same targets")
+        for clip in clips:
+            acc.add(fold_model, clip, settings, numbers.get(id(clip), 1))
+            if acc.per_take and "fold" not in acc.per_take[-1]:
+                acc.per_take[-1]["fold"] = fold
+    report = Report(frames=acc.frames, takes=sum(len(clips) for _, clips in pairs))
+    _expression_scores(report, expressions, np.array(acc.e_true, np.int64),
+                       np.array(acc.e_pred, np.int64))
+    if acc.mouth_err:
+        report.mouth_mae = float(np.concatenate(acc.mouth_err).mean())
+    if acc.eye_err:
+        report.eyes_mae = float(np.concatenate(acc.eye_err).mean())
+    for n in list(targets.mouth) + list(targets.eyes):
+        if acc.per_err.get(n):
+            report.per_target[n] = {"value": float(np.mean(acc.per_err[n])),
+                                    "metric": "mean error on its takes"}
+    if acc.flicker_raw:
+        report.flicker_raw = float(np.mean(acc.flicker_raw))
+        report.flicker_clean = float(np.mean(acc.flicker_clean))
+    if acc.leaks:
+        report.neutral_mouth_leakage = float(np.concatenate(acc.leaks).mean())
+    report.per_take = acc.per_take
+    tested = {n for n in names if n in report.per_target} | {
+        expressions[i] for i in set(acc.e_true)}
+    report.untested = sorted(set(names) - tested | acc.untested)
+    report.hints = hints(report)
+    return report
+
+
+def number_takes(clips: Sequence[Clip]) -> dict[int, int]:
+    """id(clip) -> 1-based number among the clips with the same labels, oldest first."""
+    by_labels: dict[tuple[str, ...], list[Clip]] = defaultdict(list)
     for clip in clips:
+        by_labels[tuple(sorted(canonical(lb) for lb in clip.labels))].append(clip)
+    numbers = {}
+    for group in by_labels.values():
+        for i, clip in enumerate(sorted(group, key=lambda c: (c.created_at, c.name)), 1):
+            numbers[id(clip)] = i
+    return numbers
+
+
+class _Scores:
+    """What `evaluate_many` gathers clip by clip."""
+
+    def __init__(self) -> None:
+        self.e_true: list[int] = []
+        self.e_pred: list[int] = []
+        self.mouth_err: list[np.ndarray] = []
+        self.eye_err: list[np.ndarray] = []
+        self.per_err: dict[str, list[float]] = defaultdict(list)
+        self.flicker_raw: list[float] = []
+        self.flicker_clean: list[float] = []
+        self.leaks: list[np.ndarray] = []
+        self.untested: set[str] = set()
+        self.per_take: list[dict[str, Any]] = []
+        self.frames = 0
+
+    def add(self, model: Any, clip: Clip, settings: CleanupSettings | None,
+            number: int) -> None:
+        targets = model.targets_
+        names, sl, expressions = list(targets.names), targets.slices, list(targets.expressions)
         idx = _scored(clip)
         if len(idx) == 0:
-            continue
+            return
         raw = model.predict(clip.frames)
         clean, winners = _cleaned(model, raw, clip.timestamps, settings)
         raw, clean, t = raw[idx], clean[idx], clip.timestamps[idx]
-        frames += len(idx)
+        self.frames += len(idx)
         labels = {canonical(lb) for lb in clip.labels}
-        untested.update(lb for lb in labels if lb not in names)
+        self.untested.update(lb for lb in labels if lb not in names)
         truth = _true_expression(clip, expressions)
         if expressions and truth is not None:
             pred = raw[:, sl["expression"]].argmax(axis=1)
-            e_true.extend([expressions.index(truth)] * len(idx))
-            e_pred.extend(pred.tolist())
             label = expressions.index(truth)
-            flicker_raw.append(flicker_rate(pred, t, label))
-            flicker_clean.append(flicker_rate(winners[idx], t, label))
+            self.e_true.extend([label] * len(idx))
+            self.e_pred.extend(pred.tolist())
+            self.flicker_raw.append(flicker_rate(pred, t, label))
+            self.flicker_clean.append(flicker_rate(winners[idx], t, label))
             if labels == {"neutral"} and targets.mouth:
-                leaks.append((clean[:, sl["mouth"]] != 0).any(axis=1))
-        for group, errs in (("mouth", mouth_err), ("eyes", eye_err)):
+                self.leaks.append((clean[:, sl["mouth"]] != 0).any(axis=1))
+            self.per_take.append(take_detail(clip, number, truth, expressions, pred,
+                                             t - clip.timestamps[0]))
+        for group, errs in (("mouth", self.mouth_err), ("eyes", self.eye_err)):
             cols = sl[group]
             if cols.stop == cols.start:
                 continue
@@ -208,27 +298,44 @@ def evaluate(model: Any, clips: Sequence[Clip],
             errs.append(err.ravel())
             for j, n in enumerate(names[cols]):
                 if n in labels:
-                    per_err[n].append(float(err[:, j].mean()) if len(err) else 0.0)
-    report = Report(frames=frames, takes=len(clips))
-    _expression_scores(report, expressions, np.array(e_true), np.array(e_pred))
-    if mouth_err:
-        report.mouth_mae = float(np.concatenate(mouth_err).mean())
-    if eye_err:
-        report.eyes_mae = float(np.concatenate(eye_err).mean())
-    for n in list(targets.mouth) + list(targets.eyes):
-        if per_err.get(n):
-            report.per_target[n] = {"value": float(np.mean(per_err[n])),
-                                    "metric": "mean error on its takes"}
-    if flicker_raw:
-        report.flicker_raw = float(np.mean(flicker_raw))
-        report.flicker_clean = float(np.mean(flicker_clean))
-    if leaks:
-        report.neutral_mouth_leakage = float(np.concatenate(leaks).mean())
-    tested = {n for n in names if n in report.per_target} | {
-        expressions[i] for i in set(e_true)}
-    report.untested = sorted(set(names) - tested)
-    report.hints = hints(report)
-    return report
+                    self.per_err[n].append(float(err[:, j].mean()) if len(err) else 0.0)
+
+
+def take_detail(clip: Clip, number: int, truth: str, expressions: list[str],
+                pred: np.ndarray, seconds: np.ndarray) -> dict[str, Any]:
+    """How one held-out take was read: share right, what it was mistaken for most, and
+    where in the take (seconds from its start) each reading happened, for playback."""
+    counts = np.bincount(pred, minlength=len(expressions))
+    right = float(counts[expressions.index(truth)] / max(len(pred), 1))
+    wrong = counts.copy()
+    wrong[expressions.index(truth)] = 0
+    worst = int(wrong.argmax())
+    return {
+        "take_id": clip.take_id, "name": clip.name, "labels": list(clip.labels),
+        "truth": truth, "take": number, "frames": len(pred), "right": right,
+        "counts": counts.tolist(),
+        "mistaken_for": expressions[worst] if wrong[worst] else None,
+        "mistaken_share": float(wrong[worst] / max(len(pred), 1)),
+        "segments": {expressions[k]: _segments(pred == k, seconds)
+                     for k in np.flatnonzero(counts)},
+    }
+
+
+def _segments(mask: np.ndarray, seconds: np.ndarray, gap_s: float = 0.25,
+              most: int = 12) -> list[list[float]]:
+    """[start, end] seconds of the runs where `mask` holds; runs closer than `gap_s` merge,
+    and only the `most` longest are kept (a report stays small)."""
+    hits = np.flatnonzero(mask)
+    if len(hits) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(seconds[hits]) > gap_s)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [len(hits) - 1]))
+    runs = [[round(float(seconds[hits[a]]), 2), round(float(seconds[hits[b]]), 2)]
+            for a, b in zip(starts, ends, strict=True)]
+    if len(runs) > most:
+        runs = sorted(sorted(runs, key=lambda r: r[0] - r[1])[:most])
+    return runs
 
 
 def _natural_blinks(frames: np.ndarray) -> np.ndarray:
@@ -247,8 +354,18 @@ def _expression_scores(report: Report, expressions: list[str], truth: np.ndarray
     report.confusion_labels = list(expressions)
     report.confusion = matrix.tolist()
     report.expression_accuracy = float(np.trace(matrix) / matrix.sum())
-    f1s = []
     for i, name in enumerate(expressions):
+        support = matrix[i].sum()
+        if support:
+            report.per_target[name] = {"value": float(matrix[i, i] / support),
+                                       "metric": "share of frames right"}
+    report.macro_f1 = macro_f1(matrix)
+
+
+def macro_f1(matrix: np.ndarray) -> float:
+    """Mean F1 over the rows (true labels) of a confusion matrix that have frames."""
+    f1s = []
+    for i in range(len(matrix)):
         support = matrix[i].sum()
         if support == 0:
             continue
@@ -256,13 +373,23 @@ def _expression_scores(report: Report, expressions: list[str], truth: np.ndarray
         precision = tp / max(matrix[:, i].sum(), 1)
         recall = tp / support
         f1s.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
-        report.per_target[name] = {"value": float(recall), "metric": "share of frames right"}
-    report.macro_f1 = float(np.mean(f1s))
+    return float(np.mean(f1s)) if f1s else 0.0
+
+
+def take_title(take: dict[str, Any]) -> str:
+    """"angry take 2 (MySlate_165)": what a user calls a take."""
+    title = f"{'+'.join(take['labels'])} take {take['take']}"
+    return f"{title} ({take['name']})" if take.get("name") else title
 
 
 def hints(report: Report) -> list[str]:
     """Plain-language advice, most useful first."""
     out: list[str] = []
+    for take in sorted(report.per_take, key=lambda d: d["right"]):
+        if take["right"] < WEAK_ACCURACY and take["mistaken_for"]:
+            out.append(f"{take_title(take)} reads as {take['mistaken_for']} "
+                       f"{take['mistaken_share']:.0%} of the time: re-record it, or record "
+                       f"another take of {take['truth']}.")
     labels, matrix = report.confusion_labels, np.array(report.confusion or [[0]])
     pairs = []
     for i, a in enumerate(labels):

@@ -1,8 +1,9 @@
 """One training job as the page runs it (in a worker): clips in, model file and report out.
 
 Kept free of browser code so the same job runs under CPython in tests and in the CLI.
-Quality is reported on takes held out from training (never frames of a take it saw);
-the model that is returned is then fitted on every clip, so nothing recorded is wasted.
+Quality is reported on takes held out from training, each take in turn (never frames of a
+take it saw); the model that is returned is then fitted on every clip, so nothing recorded
+is wasted.
 """
 
 from __future__ import annotations
@@ -39,25 +40,23 @@ def _scaled(progress: Progress | None, lo: float, hi: float) -> Progress | None:
 
 def train_clips(clips: list[Clip], options: dict[str, Any] | None = None,
                 progress: Progress | None = None) -> tuple[Any, dict[str, Any]]:
-    """Evaluate on held-out takes, then fit the final model on all clips."""
+    """Hold out every take in turn (`mimic.crossval`), then fit the model on all clips."""
     # Imported here: the page's main thread checks clips with this module but never trains.
-    from mimic.evaluate import evaluate, split_by_take
+    from mimic.crossval import cross_validate, take_folds
     from mimic.model import ExpressionModel
 
     options = dict(options or {})
     targets = check_trainable(clips)
-    report: dict[str, Any] | None = None
-    train, test = split_by_take(clips, seed=int(options.pop("seed", 0)))
-    if test and len(TargetSet.from_labels(lb for c in train for lb in c.labels).names) >= 2:
-        held_out = ExpressionModel(**options).fit(train, progress=_scaled(progress, 0.0, 0.45))
-        report = evaluate(held_out, test).to_dict()
-    model = ExpressionModel(**options).fit(clips, progress=_scaled(progress, 0.5, 0.98))
+    result = cross_validate(clips, lambda: ExpressionModel(**options),
+                            _scaled(progress, 0.0, 0.7))
+    report = result.to_dict() if result is not None else None
+    model = ExpressionModel(**options).fit(clips, progress=_scaled(progress, 0.7, 0.98))
     summary = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "targets": list(targets.names),
         "clips": len(clips),
         "frames": int(sum(len(c.frames) for c in clips)),
-        "heldout_clips": len(test),
+        "heldout_clips": len({i for fold in take_folds(clips) for i in fold}),
         "report": report,
     }
     if progress:

@@ -92,3 +92,28 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path):
         assert message in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
         assert done.stderr.count("\n") == 1
+
+
+def test_train_on_a_folder_of_labelled_takes_reports_every_take(tmp_path):
+    for label, smile in (("happy", 0.8), ("neutral", 0.02), ("sad", 0.3)):
+        (tmp_path / "takes" / label).mkdir(parents=True)
+        for take in (1, 2):
+            (tmp_path / "takes" / label / f"{label}{take}.csv").write_text(
+                livelink_csv(rows=90, smile=smile + 0.01 * take))
+    # the second sad take is really a smile: the report must name it
+    (tmp_path / "takes" / "sad" / "sad2.csv").write_text(livelink_csv(rows=90, smile=0.8))
+    done = mimic("train", "takes", "-o", "m.mimic", "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "trained on 6 clips" in out
+    assert "fold 1: macro-F1" in out and "fold 2: macro-F1" in out and "worst" in out
+    assert "sad take 2 (sad2)" in out and "read as happy" in out
+    assert "hint: sad take 2 (sad2) reads as happy" in out and "re-record" in out
+    scored = mimic("evaluate", "m.mimic", "takes/happy", cwd=tmp_path)
+    assert scored.returncode == 2 and "no Live Link CSVs in folders named by label" in \
+        scored.stderr
+    scored = mimic("evaluate", "m.mimic", "takes", cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    assert "held-out takes, worst first:" in scored.stdout
+    lone = mimic("train", "takes/sad/sad1.csv", "-o", "x.mimic", cwd=tmp_path)
+    assert lone.returncode == 2 and "needs --label" in lone.stderr
