@@ -10,8 +10,9 @@ import json
 
 import harness
 
-# Tests that need CPython-only tools (hypothesis, subprocess, files written by a CLI).
-NATIVE_ONLY = ("test_modelfile_fuzz", "test_native_only", "test_cli")
+# Tests that need CPython-only tools (hypothesis, subprocess, files written by a CLI, pytest
+# fixtures over the real recordings in ../shared, which the browser cannot read).
+NATIVE_ONLY = ("test_modelfile_fuzz", "test_native_only", "test_cli", "test_real_data")
 
 
 def test_core_suite_passes_in_pyodide(app_url):
@@ -27,6 +28,6 @@ def test_core_suite_passes_in_pyodide(app_url):
     modules = {t.split("::")[0] for t in report["passed"]}
     expected = {"test_blendshapes", "test_targets", "test_clips", "test_livelink",
                 "test_synthetic", "test_model", "test_postprocess", "test_evaluate",
-                "test_modelfile", "test_tfjs"}
+                "test_modelfile", "test_tfjs", "test_crossval"}
     assert expected <= modules, f"missing in Pyodide: {sorted(expected - modules)}"
     assert len(report["passed"]) >= 40
