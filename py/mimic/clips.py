@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from mimic import safejson
-from mimic.blendshapes import COUNT
+from mimic.blendshapes import COUNT, NAMES
 from mimic.targets import canonical, group_of
 
-__all__ = ["Clip", "ClipFormatError", "dump_clips", "load_clips"]
+__all__ = ["WEIGHT_SLACK", "Clip", "ClipFormatError", "dump_clips", "load_clips"]
 
 FORMAT = "mimic-clip"
 VERSION = 1
@@ -42,6 +42,8 @@ _PREFIX = struct.Struct("<8sHI")  # magic, version, header length (clip) or coun
 _U32 = struct.Struct("<I")
 _META_FIELDS = {"labels": list, "fps": (int, float), "take_id": str, "session_id": str,
                 "created_at": str, "name": str}
+# Weights are 0..1; a little past either end is rounding, beyond it is not blendshape data.
+WEIGHT_SLACK = 0.01
 _F32 = np.dtype("<f4")
 _F64 = np.dtype("<f8")
 
@@ -92,6 +94,12 @@ def _check_arrays(frames: Any, timestamps: Any) -> None:
     if not np.isfinite(frames).all():
         row = int(np.flatnonzero(~np.isfinite(frames).all(axis=1))[0])
         raise ClipFormatError(f"clip frame {row} contains NaN or infinite values")
+    outside = (frames < -WEIGHT_SLACK) | (frames > 1 + WEIGHT_SLACK)
+    if outside.any():
+        row, col = (int(i) for i in np.argwhere(outside)[0])
+        raise ClipFormatError(
+            f"clip frame {row}: {NAMES[col]} is {float(frames[row, col]):g}; blendshape "
+            f"weights lie between 0 and 1, so these are not blendshape weights")
     if not np.isfinite(timestamps).all():
         raise ClipFormatError("clip timestamps contain NaN or infinite values")
     back = np.flatnonzero(np.diff(timestamps) < 0)

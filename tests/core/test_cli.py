@@ -79,7 +79,15 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     (tmp_path / "one.json").write_text(
         Clip.from_frames(("happy",), np.zeros((5, 52), np.float32)).to_json())
+    (tmp_path / "fives.json").write_text(
+        Clip.from_frames(("happy",), np.zeros((5, 52), np.float32)).to_json().replace(
+            "0.0", "5.0"))
+    (tmp_path / "table.csv").write_text("name,age\nbob,3\n")
     cases = [
+        (("train", "fives.json", "one.json", "-o", "x.mimic"),
+         "fives.json: clip frame 0: _neutral is 5; blendshape weights lie between 0 and 1"),
+        (("train", "table.csv", "--label", "happy", "-o", "x.mimic"),
+         "table.csv: not a Live Link Face CSV: no Timecode/BlendShapeCount header"),
         (("evaluate", "bad.mimic", "one.json"), "bad.mimic: not a Mimic model file"),
         (("evaluate", "missing.mimic", "one.json"), "missing.mimic: No such file"),
         (("train", "bad.json", "-o", "x.mimic"), "bad.json:"),

@@ -165,7 +165,26 @@ ERRORS = {
                   "goes backwards at row 4"),
     "short row": (lambda: make_csv(5).rsplit(",", 20)[0] + "\n",
                   "row 6 has 43 columns, expected 63"),
+    "not live link": (lambda: "name,age,city\nbob,3,Paris\n",
+                      "^not a Live Link Face CSV: no Timecode/BlendShapeCount header$"),
+    "weight of 5": (lambda: make_csv(5).replace(",0.1802,", ",5.0,", 1),
+                    r"row 4 \(frame 2\), column 'JawOpen': 5 is not a blendshape weight"),
+    "negative weight": (lambda: make_csv(5).replace(",0.1802,", ",-0.3,", 1),
+                        r"column 'JawOpen': -0.3 is not a blendshape weight"),
 }
+
+
+@pytest.mark.parametrize("spelling", ["BlendshapeCount", "BlendShapeCount", "blendshapecount"])
+def test_both_header_spellings_load(spelling):
+    header = [spelling if h == "BlendshapeCount" else h for h in HEADER]
+    clip = read_livelink(make_csv(4, header=header), "happy")[0]
+    assert clip.frames.shape == (4, COUNT)
+
+
+def test_rounding_past_zero_or_one_is_accepted():
+    text = make_csv(4).replace(",0.1802,", ",1.004,", 1).replace(",0.0902,", ",-0.002,", 1)
+    frames = read_livelink(text, "happy")[0].frames
+    assert frames.max() == np.float32(1.004) and frames.min() == np.float32(-0.002)
 
 
 @pytest.mark.parametrize("case", sorted(ERRORS))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mimic.blendshapes import ARKIT_NAMES, COUNT, NAMES
-from mimic.clips import Clip, ClipFormatError
+from mimic.clips import WEIGHT_SLACK, Clip, ClipFormatError
 
 __all__ = ["STANDARD_RATES", "parse_timecode", "read_labelled_folder", "read_livelink"]
 
@@ -64,6 +64,8 @@ def _read_text(source: str | bytes | os.PathLike) -> tuple[str, str]:
 def _columns(header: list[str]) -> tuple[int, list[int], list[int]]:
     """Index of Timecode, and source columns -> MediaPipe slots for the 51 face shapes."""
     lowered = [h.strip().lower() for h in header]
+    if "timecode" not in lowered and not {"blendshapecount", "blendshape_count"} & set(lowered):
+        raise ClipFormatError("not a Live Link Face CSV: no Timecode/BlendShapeCount header")
     missing = [n for n in ("Timecode",) if n.lower() not in lowered]
     cols, slots = [], []
     for slot in range(1, COUNT):
@@ -111,6 +113,12 @@ def _values(rows: list[list[str]], lines: list[int], cols: list[int],
     bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if len(bad):
         raise ClipFormatError(f"Live Link CSV row {lines[bad[0]]} has NaN or infinite values")
+    outside = (values < -WEIGHT_SLACK) | (values > 1 + WEIGHT_SLACK)
+    if outside.any():
+        row, col = (int(i) for i in np.argwhere(outside)[0])
+        raise ClipFormatError(
+            f"Live Link CSV row {lines[row]} (frame {row}), column {header[cols[col]]!r}: "
+            f"{values[row, col]:g} is not a blendshape weight (they lie between 0 and 1)")
     return values
 
 
