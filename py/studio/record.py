@@ -352,7 +352,8 @@ async def read_clip_file(file: Any) -> list[Clip]:
             label = js.prompt(f"Which target does {name} show?", PurePath(name).stem)
             if label is None:
                 return []
-            return read_livelink(data.decode("utf-8"), T.canonical(str(label)))
+            return read_livelink(data.decode("utf-8"), T.canonical(str(label)),
+                                 name=PurePath(name).stem)
         if suffix == ".json":
             return [Clip.from_json(data.decode("utf-8"))]
         if data.startswith(b"MIMICCLS"):

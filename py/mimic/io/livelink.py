@@ -151,12 +151,15 @@ def _unwrap(times: np.ndarray, lines: list[int]) -> np.ndarray:
 
 
 def read_livelink(source: str | bytes | os.PathLike, label: str | tuple[str, ...],
-                  fps: float | None = None, *, session_id: str = "livelink") -> list[Clip]:
-    """Clips of one labelled Live Link Face recording (a path, or the CSV text itself).
+                  fps: float | None = None, *, session_id: str = "livelink",
+                  name: str = "") -> list[Clip]:
+    """Clips of one labelled Live Link Face recording (a path, or the CSV text itself,
+    then named `name`: reports call the take by it).
 
     Error messages number rows as a spreadsheet shows them, the header being row 1.
     """
-    text, name = _read_text(source)
+    text, stem = _read_text(source)
+    name = name or stem
     header, rows, lines = _rows(text)
     t_col, cols, slots = _columns(header)
     if not rows:
