@@ -46,7 +46,7 @@ class App:
         self.active_model_id: str | None = None
         self.pipeline: LivePipeline | None = None
         self.pred_js: Any = None
-        self.playback: tuple[Clip, float] | None = None
+        self.playback: tuple[Clip, float, float, float] | None = None
         self.listeners: list[Any] = []  # views that want to hear about data changes
         self.avatar: Any = None  # studio.avatar.AvatarDriver, set by main
 
@@ -57,10 +57,11 @@ class App:
             self.scores_js.assign_to(frame)
         if self.recorder.active:
             self.recorder.add(frame, t_ms, has_face)
-        if self.playback is not None:
-            self._play(t_ms)
-        else:
-            self.display_js.assign(frame)
+        if self.playback is not None:  # a recorded take drives bars, model and avatar
+            played = self._play(t_ms)
+            if played is not None:
+                frame, has_face = played, True
+        self.display_js.assign(frame)
         clean = None
         if self.pipeline is not None and has_face:
             out = self.pipeline.step(frame, t_ms * 0.001)
@@ -69,19 +70,23 @@ class App:
         if self.avatar is not None and has_face:
             self.avatar.step(frame, clean, t_ms * 0.001)
 
-    def _play(self, t_ms: float) -> None:
-        clip, start = self.playback
+    def _play(self, t_ms: float) -> np.ndarray | None:
+        clip, start, first_s, last_s = self.playback
         if start < 0:
-            self.playback = (clip, t_ms)
             start = t_ms
-        i = int(np.searchsorted(clip.timestamps, (t_ms - start) * 0.001))
-        if i >= len(clip.frames):
+            self.playback = (clip, start, first_s, last_s)
+        at = clip.timestamps[0] + first_s + (t_ms - start) * 0.001
+        i = int(np.searchsorted(clip.timestamps, at))
+        if i >= len(clip.frames) or at > clip.timestamps[0] + last_s:
             self.playback = None
-            return
-        self.display_js.assign(clip.frames[i])
+            return None
+        return clip.frames[i]
 
-    def play(self, clip: Clip) -> None:
-        self.playback = (clip, -1.0)
+    def play(self, clip: Clip, first_s: float = 0.0, last_s: float | None = None) -> None:
+        """Play a take (or seconds `first_s`..`last_s` of it, from its start) in place of
+        the camera: the bars, the model's predictions and the avatar all follow it."""
+        end = float(clip.timestamps[-1] - clip.timestamps[0]) if last_s is None else last_s
+        self.playback = (clip, -1.0, float(first_s), float(end))
 
     # models ------------------------------------------------------------------
     def active_model(self) -> ModelRecord | None:

@@ -15,6 +15,7 @@ from pyodide.ffi import create_proxy, to_js
 
 from mimic import modelfile
 from mimic.clips import dump_clips
+from mimic.evaluate import WEAK_ACCURACY, take_title
 from mimic.trainjob import check_trainable
 from studio.app import App
 from studio.dom import by_id, clear, el, on, toast
@@ -119,6 +120,9 @@ class TrainView:
         report = summary.get("report")
         box.hidden = False
         if not report:
+            clear(by_id("eval-takes"))
+            by_id("cell-sources").hidden = True
+            by_id("confusion-help").hidden = True
             by_id("eval-summary").textContent = (
                 "Not enough takes to hold some out: record at least two takes of each target "
                 "to see how well the model does on takes it has not seen.")
@@ -126,7 +130,7 @@ class TrainView:
             clear(by_id("confusion"))
             clear(by_id("eval-hints"))
             return
-        render_report(report, summary)
+        render_report(report, summary, self.app)
 
     # models ------------------------------------------------------------------
     def render_models(self) -> None:
@@ -266,24 +270,33 @@ async def read_model_files(files: list[Any]) -> tuple[ModelRecord, Any]:
     return record, model
 
 
-def render_report(report: dict[str, Any], summary: dict[str, Any]) -> None:
+def render_report(report: dict[str, Any], summary: dict[str, Any], app: App) -> None:
     acc = report.get("expression_accuracy")
     f1 = report.get("macro_f1")
     parts = []
+    folds = report.get("folds") or []
     if isinstance(acc, (int, float)):
-        parts.append(f"Expressions: {acc:.0%} of held-out frames right (macro-F1 {f1:.2f}).")
+        parts.append(f"Expressions: {acc:.0%} of held-out frames right"
+                     + ("." if folds else f" (macro-F1 {f1:.2f})."))
     for key, label in (("mouth_mae", "Mouth"), ("eyes_mae", "Eyes")):
         if isinstance(report.get(key), (int, float)):
             parts.append(f"{label}: mean error {report[key]:.3f}.")
-    parts.append(f"Held out {summary.get('heldout_clips', 0)} of {summary.get('clips', 0)} "
-                 "clips (whole takes).")
+    if folds and isinstance(report.get("macro_f1_worst"), (int, float)):
+        parts.append(f"Every take was held out once, in {len(folds)} folds: macro-F1 "
+                     f"{f1:.2f} on average, {report['macro_f1_worst']:.2f} in the worst fold. "
+                     "The model's settings are fixed, not tuned on these takes, so expect "
+                     "the same of a new take.")
+    else:
+        parts.append(f"Held out {summary.get('heldout_clips', 0)} of "
+                     f"{summary.get('clips', 0)} clips (whole takes).")
     by_id("eval-summary").textContent = " ".join(parts)
     hints = by_id("eval-hints")
     clear(hints)
     for hint in report.get("hints", []):
         hints.append(el("li", hint))
     render_per_target(report)
-    render_confusion(report)
+    render_confusion(report, app)
+    render_takes(report)
 
 
 def render_per_target(report: dict[str, Any]) -> None:
@@ -304,8 +317,9 @@ def render_per_target(report: dict[str, Any]) -> None:
         table.append(tr)
 
 
-def render_confusion(report: dict[str, Any]) -> None:
-    """Rows: true expression; columns: predicted; cell shade: share of the row."""
+def render_confusion(report: dict[str, Any], app: App) -> None:
+    """Rows: true expression; columns: predicted; cell shade: share of the row. A cell with
+    frames in it opens where they came from (`show_sources`)."""
     table = by_id("confusion")
     clear(table)
     labels = report.get("confusion_labels") or []
@@ -317,14 +331,86 @@ def render_confusion(report: dict[str, Any]) -> None:
     for name in labels:
         head.append(el("th", name, scope="col"))
     table.append(head)
+    takes = report.get("per_take") or []
     for name, row in zip(labels, matrix, strict=False):
         tr = el("tr", data_true=name)
         tr.append(el("th", name, scope="row"))
         total = sum(row) or 1
-        for value in row:
+        for pred, value in zip(labels, row, strict=False):
             share = value / total
-            td = el("td", str(value), data_share=f"{share:.3f}")
+            td = el("td", str(value), data_share=f"{share:.3f}", data_true=name,
+                    data_pred=pred, data_count=str(value))
             td.style.background = f"rgba(110, 231, 183, {0.08 + 0.85 * share:.3f})"
             td.style.color = "#0b0d10" if share > 0.5 else "inherit"
+            if value and takes:
+                td.setAttribute("role", "button")
+                td.setAttribute("tabindex", "0")
+                td.setAttribute("aria-pressed", "false")
+                td.title = f"{name} read as {pred}: show where"
+                def open_cell(_e: Any, t: str = name, p: str = pred, c: Any = td) -> None:
+                    show_sources(app, takes, t, p, c)
+
+                on(td, "click", open_cell)
+                on(td, "keydown", lambda e, f=open_cell: f(e) if e.key in ("Enter", " ")
+                   else None)
             tr.append(td)
         table.append(tr)
+    by_id("confusion-help").hidden = not takes
+    by_id("cell-sources").hidden = True
+
+
+def render_takes(report: dict[str, Any]) -> None:
+    """Each held-out take, worst first: how much of it reads right, and as what if not."""
+    table = by_id("eval-takes")
+    clear(table)
+    takes = sorted(report.get("per_take") or [], key=lambda t: t.get("right", 1.0))
+    if not takes:
+        return
+    head = el("tr")
+    for text in ("Held-out take", "Right", "Mostly mistaken for"):
+        head.append(el("th", text))
+    table.append(head)
+    for take in takes:
+        weak = take["right"] < WEAK_ACCURACY
+        tr = el("tr", data_take=take["take_id"], data_weak="true" if weak else "false")
+        tr.append(el("td", take_title(take)))
+        tr.append(el("td", f"{take['right']:.0%}"))
+        mistaken = take.get("mistaken_for")
+        tr.append(el("td", f"{mistaken} ({take['mistaken_share']:.0%})" if mistaken else "-"))
+        table.append(tr)
+
+
+def show_sources(app: App, takes: list[dict[str, Any]], true: str, pred: str,
+                 cell: Any) -> None:
+    """Which takes and seconds the frames of one confusion cell came from, each with a
+    button that plays those seconds on the camera panel, the model and the avatar."""
+    for other in js.document.querySelectorAll("#confusion td[aria-pressed]"):
+        other.setAttribute("aria-pressed", "false")
+    cell.setAttribute("aria-pressed", "true")
+    box = by_id("cell-sources")
+    clear(box)
+    box.hidden = False
+    box.append(el("h4", f"{true} frames read as {pred}" if true != pred
+                  else f"{true} frames read right"))
+    items = el("ul")
+    for take in takes:
+        runs = (take.get("segments") or {}).get(pred) or []
+        if take.get("truth") != true or not runs:
+            continue
+        li = el("li", data_take=take["take_id"])
+        li.append(el("span", take_title(take), "s-take"))
+        clip = next((c for c in app.clips if c.take_id == take["take_id"]
+                     and c.name == take.get("name", c.name)), None)
+        for first, last in runs:
+            label = f"{first:.1f}-{last:.1f} s"
+            if clip is None:
+                li.append(el("span", label, "muted"))
+                continue
+            button = el("button", f"▶ {label}", "secondary", type="button",
+                        data_from=f"{first:.2f}", data_to=f"{last:.2f}")
+            on(button, "click", lambda _e, c=clip, a=first, b=last: app.play(c, a, b))
+            li.append(button)
+        if clip is None:
+            li.append(el("span", "(take deleted)", "muted"))
+        items.append(li)
+    box.append(items)

@@ -113,7 +113,33 @@ def test_record_train_predict_reload_export_import(app_url, alternating_video, o
                                            "els => els.map(e => e.dataset.target)")
     assert {"neutral", "happy"} <= set(per_target)
     assert page.locator("#model-list li").count() == 1
+    # Every take held out once: both folds, mean and worst, each take listed.
+    summary = page.text_content("#eval-summary")
+    assert "Every take was held out once, in 2 folds" in summary and "worst fold" in summary
+    takes = page.eval_on_selector_all("#eval-takes tr[data-take] td:first-child",
+                                      "els => els.map(e => e.textContent)")
+    assert sorted(takes) == ["happy take 1", "happy take 2", "neutral take 1", "neutral take 2"]
     page.screenshot(path=str(artifacts / "studio-train.png"))
+
+    # A confusion cell shows where its frames came from and plays them back: while the
+    # camera shows a neutral face, playing happy seconds drives the model and the avatar.
+    page.click('#confusion td[data-true="happy"][data-pred="happy"]')
+    sources = page.locator("#cell-sources li[data-take]")
+    assert sources.count() == 2
+    assert page.text_content("#cell-sources h4") == "happy frames read right"
+    first = sources.first.locator("button").first
+    assert float(first.get_attribute("data-to")) > float(first.get_attribute("data-from"))
+    page.screenshot(path=str(artifacts / "studio-confusion-sources.png"))
+    wait_for_face(page, smiling=False)
+    page.wait_for_function("mimicAvatar.weightsNow().expressions.happy < 0.2", timeout=10_000)
+    first.click()
+    # one check, so it holds while the second-long segment plays: the camera panel's smile
+    # bar and the avatar both show the played take, not the neutral face in front of it
+    page.wait_for_function(
+        "mimicApp.playback != null && mimicAvatar.weightsNow().expressions.happy > 0.3 && "
+        "+document.querySelector('.bar[data-name=mouthSmileLeft]')"
+        ".getAttribute('aria-valuenow') > 0.5", timeout=5_000)
+    page.wait_for_function("mimicApp.playback == null", timeout=15_000)
 
     # Live: happy follows the smiling face, neutral wins on the others.
     page.click("#tab-live")
