@@ -32,23 +32,27 @@ def _mirror_index() -> np.ndarray:
 MIRROR = _mirror_index()
 
 
-def augment_frames(frames: np.ndarray, neutral: np.ndarray, copies: int, drop: float,
+def augment_frames(frames: np.ndarray, neutral: np.ndarray, copies: float, drop: float,
                    jitter: float, rng: np.random.Generator) -> np.ndarray:
-    """`copies` varied copies of (n, 52) `frames`, stacked: (copies * n, 52).
+    """About `copies` varied copies of each of the (n, 52) `frames`, stacked.
 
+    `copies` may be fractional: 1.5 makes one copy of every frame and one of a random half.
     Each value's distance from `neutral` is multiplied by exp(N(0, jitter)) and, with
     probability `drop`, by 0 (that blendshape shows nothing of the expression); every other
     copy is mirrored left to right. Results stay in [0, 1] like real weights.
     """
-    if copies <= 0 or len(frames) == 0:
-        return np.zeros((0, frames.shape[1]), frames.dtype)
-    out = np.empty((copies * len(frames), frames.shape[1]), np.float64)
-    for k in range(copies):
+    blocks = []
+    for k in range(int(np.ceil(copies))):
         src = frames[:, MIRROR] if k % 2 == 0 else frames
+        share = min(1.0, copies - k)
+        if share < 1.0:
+            src = src[rng.random(len(src)) < share]
         factor = np.exp(rng.normal(0.0, jitter, src.shape)) if jitter else np.ones(src.shape)
         if drop:
             factor *= rng.random(src.shape) >= drop
-        block = out[k * len(frames):(k + 1) * len(frames)]
-        np.multiply(src - neutral, factor, out=block)
+        block = (src - neutral) * factor
         block += neutral
-    return np.clip(out, 0.0, 1.0, out=out)
+        blocks.append(block)
+    if not blocks:
+        return np.zeros((0, frames.shape[1]), np.float64)
+    return np.clip(np.concatenate(blocks), 0.0, 1.0)

@@ -124,9 +124,9 @@ class ExpressionModel:
     """
 
     def __init__(self, hidden: int = 16, alpha: float = 1e-4, max_iter: int = 150,
-                 tol: float = 1e-6, dedup: float = 0.01, trim_start_s: float = 0.35,
+                 tol: float = 1e-5, dedup: float = 0.01, trim_start_s: float = 0.35,
                  trim_end_s: float = 0.1, calibrate_sessions: bool = True,
-                 augment: int = 2, augment_drop: float = 0.2, augment_jitter: float = 0.5,
+                 augment: float = 2.0, augment_drop: float = 0.2, augment_jitter: float = 0.5,
                  seed: int = 0) -> None:
         self.augment = augment
         self.augment_drop = augment_drop

@@ -16,13 +16,26 @@ from mimic.tfjs import DenseLayer
 Progress = Callable[[float, str, float | None], Any]
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * z) + 1.0)
-
-
 def _softplus(z: np.ndarray) -> np.ndarray:
     """log(1 + e^z) without overflow; several times faster than np.logaddexp(0, z)."""
     return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _tanh_(u: np.ndarray) -> np.ndarray:
+    """tanh in place from one exp: 2-3x faster than np.tanh in Pyodide, and no overflow."""
+    e = np.abs(u)
+    e *= -2.0
+    np.exp(e, out=e)
+    np.copysign((1.0 - e) / (1.0 + e), u, out=u)
+    return u
+
+
+def _sigmoid_softplus(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sigmoid(z) and log(1 + e^z), sharing one exp."""
+    e = np.exp(-np.abs(z))
+    inv = 1.0 / (1.0 + e)
+    sig = np.where(z >= 0, inv, e * inv)
+    return sig, np.maximum(z, 0) + np.log1p(e)
 
 
 class HeadNet:
@@ -126,8 +139,9 @@ class HeadNet:
             rows = np.flatnonzero(w[:, outs].any(axis=1))
             wo = w[np.ix_(rows, outs)]
             wo = wo / max(float(wo.sum()), 1e-9)
-            parts.append((x[np.ix_(rows, inputs)].astype(np.float32),
-                          y[np.ix_(rows, outs)].astype(np.float32), wo.astype(np.float32)))
+            xi = x[np.ix_(rows, inputs)].astype(np.float32)
+            parts.append((xi, np.ascontiguousarray(xi.T), y[np.ix_(rows, outs)].astype(np.float32),
+                          wo.astype(np.float32)))
         return parts
 
     def _loss(self, th: np.ndarray, data: list[tuple]) -> tuple[float, np.ndarray]:
@@ -139,19 +153,21 @@ class HeadNet:
         """
         loss = 0.0
         grads = []
-        for (_, _, w1, b1, w2, b2), (xi, yo, wo) in zip(self._unpack(th), data, strict=True):
+        for (_, _, w1, b1, w2, b2), (xi, xt, yo, wo) in zip(self._unpack(th), data,
+                                                            strict=True):
             w2 = w2.astype(np.float32)
             if w1 is not None:
                 w1 = w1.astype(np.float32)
                 a = xi @ w1
                 a += b1.astype(np.float32)
-                np.tanh(a, out=a)
+                _tanh_(a)
             else:
                 a = xi
             z = a @ w2
             z += b2.astype(np.float32)
-            loss += float((wo * (_softplus(z) - yo * z)).sum())
-            dz = _sigmoid(z)
+            dz, soft = _sigmoid_softplus(z)
+            soft -= yo * z
+            loss += float((wo * soft).sum())
             dz -= yo
             dz *= wo
             gw2 = a.T @ dz + (2 * self.alpha) * w2
@@ -160,7 +176,7 @@ class HeadNet:
             if w1 is not None:
                 da = dz @ w2.T
                 da *= 1 - a * a
-                gw1 = xi.T @ da + (2 * self.alpha) * w1
+                gw1 = xt @ da + (2 * self.alpha) * w1
                 gb1 = da.sum(axis=0)
                 loss += self.alpha * float((w1 * w1).sum())
                 grads += [gw1.ravel(), gb1, gw2.ravel(), gb2]
