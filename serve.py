@@ -114,6 +114,17 @@ def _is_served(rel: str) -> bool:
 VENDOR_PREFIX = "web/vendor/"
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A browser cancels requests all the time (a reload, a closed tab, a fetch it no
+    longer needs); that is normal, so it is not reported as an error with a traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError,
+                                          ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
     """Static files with the right types and isolation headers, limited to the site files."""
 
@@ -205,7 +216,7 @@ def build(dest: Path) -> Path:
 
 def serve(host: str, port: int, verbose: bool = False) -> None:
     handler = functools.partial(Handler, directory=str(ROOT))
-    server = http.server.ThreadingHTTPServer((host, port), handler)
+    server = QuietServer((host, port), handler)
     server.verbose = verbose  # type: ignore[attr-defined]
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
     print(f"Mimic is running at http://{shown}:{server.server_address[1]}/  (Ctrl+C to stop)",

@@ -175,16 +175,16 @@ def _with_test_routes(base: type) -> type:
 @contextlib.contextmanager
 def app_server(root: Path | None = None, port: int = 0) -> Iterator[str]:
     """Serve the app (serve.py's handler, plus /__tests__/) or a built site on 127.0.0.1."""
-    if root is None:
-        sys.path.insert(0, str(ROOT))
-        import serve
+    sys.path.insert(0, str(ROOT))
+    import serve
 
+    if root is None:
         serve.vendor.ensure(quiet=True)
         serve.ensure_avatar()
         handler = functools.partial(_with_test_routes(serve.Handler), directory=str(ROOT))
     else:
         handler = functools.partial(_PlainHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = serve.QuietServer(("127.0.0.1", port), handler)
     server.verbose = False  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

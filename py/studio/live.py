@@ -35,8 +35,10 @@ class LiveView:
         note = by_id("live-note")
         form = by_id("cleanup-form")
         clear(form)
+        by_id("live-model").hidden = pipeline is None or record is None
         if pipeline is None or record is None:
-            note.textContent = "Train or import a model to see live predictions."
+            note.textContent = ("No model yet: record takes and train one (Train tab), or "
+                                "import one, to see live predictions and their clean-up.")
             return
         note.textContent = f"Predicting with {record.name}."
         settings = pipeline.cleanup.settings

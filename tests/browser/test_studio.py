@@ -84,6 +84,13 @@ def test_record_train_predict_reload_export_import(app_url, alternating_video, o
     page.wait_for_function("document.body.dataset.restored === 'true'")
     page.fill("#rec-seconds", "1.5")
     assert page.locator('tr[data-target="happy"]').get_attribute("data-missing") == "true"
+    # Live without a model: one clear note, no empty clean-up heading or legend.
+    page.click("#tab-live")
+    assert page.locator("#live-note").is_visible()
+    assert "No model yet" in page.text_content("#live-note")
+    assert not page.locator("#view-live h3", has_text="Clean-up").is_visible()
+    assert not page.locator("#view-live .pred-legend").is_visible()
+    page.click("#tab-record")
 
     for _ in range(2):
         record(page, "happy", smiling=True)
