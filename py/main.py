@@ -16,6 +16,7 @@ from pyodide.ffi import create_proxy  # noqa: E402
 from studio.app import App, setup_tabs  # noqa: E402
 from studio.avatar import AvatarDriver  # noqa: E402
 from studio.dom import by_id  # noqa: E402
+from studio.hotkeys import HotkeysView  # noqa: E402
 from studio.live import LiveView  # noqa: E402
 from studio.record import RecordView  # noqa: E402
 from studio.storage import Storage  # noqa: E402
@@ -60,6 +61,7 @@ async def main() -> None:
     LiveView(app)
     start_sync(app)
     app.avatar = AvatarDriver(app)
+    hotkeys = HotkeysView(app)
     bridge.onAvatar = create_proxy(app.avatar.on_avatar)
     if bridge.avatar:
         app.avatar.attach(bridge.avatar)
@@ -68,6 +70,7 @@ async def main() -> None:
     window.mimicApp = create_proxy(app)  # for tests and the console
     bridge.attachPython(create_proxy(app.on_frame))
     await restore(app, record)
+    await hotkeys.restore()
     window.performance.mark("mimic:restored")
     window.document.body.dataset.restored = "true"
 

@@ -6,6 +6,8 @@ import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { VRMLoaderPlugin, VRMUtils } from "@pixiv/three-vrm";
 import { CpuMorphs, simplifyMaterials } from "./softwaregl.js";
+import { Body } from "./body.js";
+import { CameraRig } from "./rig.js";
 
 const DEFAULT_URL = new URL("./generated/mimic-head.vrm", import.meta.url);
 const POSE_SLOTS = 5; // head yaw, pitch, roll, gaze yaw, gaze pitch (radians), after the slots
@@ -58,8 +60,19 @@ export class AvatarView {
     this.renderMs = 0;
     this._frames = 0;
     this._windowStart = performance.now();
+    this.rig = new CameraRig(this.camera, canvas, { onChange: (v) => this._tell("view", v) });
+    this.forced = null; // {names, values, exclusive}: hotkeys over the model's output
+    this.background = { kind: "transparent", color: "#1d2230" };
+    this.links = new Set(); // stage windows following this view (web/stage.js)
+    this.source = null; // {data, name} of the shown character, for stage windows
+    this.layout = null;
+    this._pose = [0, 0, 0];
     this._resize();
     new ResizeObserver(() => this._resize()).observe(canvas);
+  }
+
+  _tell(type, value) {
+    for (const link of this.links) link.changed(type, value);
   }
 
   // --- loading -------------------------------------------------------------------------------
@@ -105,9 +118,15 @@ export class AvatarView {
       this.scene.remove(this.current.root);
       disposeRoot(this.current.root);
     }
+    next.body = Body.of(next.vrm);
     this.current = next;
     this.scene.add(next.root);
-    this._frame(next);
+    const headNode = next.vrm && next.vrm.humanoid ? next.vrm.humanoid.getRawBoneNode("head")
+      : next.head.isHead ? next.head.node : null;
+    this.rig.fit(next.root, headNode, name);
+    this.source = { data, name };
+    this.layout = null;
+    this._tell("avatar", this.source);
     this.input = null;
     this.apply = [];
     this.missing = [];
@@ -133,19 +152,6 @@ export class AvatarView {
     });
   }
 
-  // Frames the head: from the head bone up to the top of the character, whatever its size.
-  _frame({ root, vrm, head: pose }) {
-    root.updateMatrixWorld(true);
-    const box = new THREE.Box3().setFromObject(root);
-    const center = box.getCenter(new THREE.Vector3());
-    const head = vrm && vrm.humanoid ? vrm.humanoid.getRawBoneNode("head") : pose.isHead ? pose.node : null;
-    const headY = head ? head.getWorldPosition(new THREE.Vector3()).y : box.max.y - 0.3 * (box.max.y - box.min.y);
-    const size = Math.max(0.12, box.max.y - headY);
-    const target = new THREE.Vector3(center.x, headY + 0.42 * size, center.z);
-    this.camera.position.set(target.x, target.y, box.max.z + 4.0 * size);
-    this.camera.lookAt(target);
-  }
-
   // --- driving -------------------------------------------------------------------------------
   // Python picks the slots (expression names or morph names) and fills the returned array.
   // `missing` (optional) names the targets the character lacks, for info() and the tests.
@@ -162,11 +168,78 @@ export class AvatarView {
     this.mode = mode;
     this.missing = Array.from(missing || []);
     this.input = new Float32Array(list.length + POSE_SLOTS);
+    this.layout = { mode, names: list, missing: this.missing };
+    this._tell("layout", this.layout);
     if (cur.vrm && cur.vrm.expressionManager) {
       for (const e of cur.vrm.expressionManager.expressions) cur.vrm.expressionManager.setValue(e.expressionName, 0);
     }
     cur.root.traverse((o) => { if (o.morphTargetInfluences) o.morphTargetInfluences.fill(0); });
     return this.input;
+  }
+
+  // Hotkeys (studio/hotkeys.py): expressions held at a value over the model's output; with
+  // `exclusive`, every other expression shows 0 meanwhile.
+  setForced(names, values, exclusive) {
+    const list = Array.from(names || []);
+    this.forced = list.length ? { names: list, values: Array.from(values), exclusive: Boolean(exclusive) } : null;
+    if (!this.forced && this.current && this.current.vrm && this.current.vrm.expressionManager) {
+      // released: expressions go back to what the model drives (or 0 if nothing drives them)
+      for (const e of this.current.vrm.expressionManager.expressions) {
+        if (!this.apply.some((a) => a && a.expression === e.expressionName)) {
+          this.current.vrm.expressionManager.setValue(e.expressionName, 0);
+        }
+      }
+    }
+    this._tell("forced", this.forced);
+  }
+
+  _applyForced(cur) {
+    const m = cur.vrm && cur.vrm.expressionManager;
+    if (!m) return;
+    const { names, values, exclusive } = this.forced;
+    if (exclusive && this.mode !== "morphs") {
+      for (const e of m.expressions) {
+        if (!isMouthOrEyes(e.expressionName)) m.setValue(e.expressionName, 0);
+      }
+    }
+    for (let i = 0; i < names.length; i++) {
+      const e = m.getExpression(names[i]);
+      if (!e) continue;
+      if (this.mode !== "morphs") {
+        m.setValue(names[i], values[i]);
+        continue;
+      }
+      // driven by morphs: put the expression's own morph binds on top of the face's
+      for (const bind of e._binds || e.binds || []) {
+        if (!bind.primitives || bind.index === undefined) continue;
+        for (const mesh of bind.primitives) {
+          const v = Math.min(1, bind.weight * values[i]);
+          if (mesh.morphTargetInfluences[bind.index] < v) mesh.morphTargetInfluences[bind.index] = v;
+        }
+      }
+    }
+  }
+
+  // Background behind the character: "transparent" (alpha 0, for capture with alpha),
+  // "green" (chroma key) or "color" with a CSS colour.
+  setBackground(kind, color) {
+    this.background = { kind, color: color || this.background.color };
+    if (kind === "transparent") this.renderer.setClearColor(0x000000, 0);
+    else this.renderer.setClearColor(new THREE.Color(kind === "green" ? "#00ff00" : this.background.color), 1);
+    this._tell("background", this.background);
+    if (this.software && this.running) this._drawSoon();
+  }
+
+  // Draw and read one pixel of the drawing buffer (x, y from the top left, 0..1): tests use
+  // it for the background's colour and alpha.
+  pixelAt(x, y) {
+    this.renderOnce();
+    const gl = this.renderer.getContext();
+    const px = new Uint8Array(4);
+    const w = gl.drawingBufferWidth;
+    const h = gl.drawingBufferHeight;
+    gl.readPixels(Math.round(x * (w - 1)), Math.round((1 - y) * (h - 1)), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+    return Array.from(px);
   }
 
   setExpression(name, value) {
@@ -183,7 +256,8 @@ export class AvatarView {
 
   // For tests and previews (with hold = true): turn the head by hand, radians, as Python would.
   setPose(yaw, pitch, roll) {
-    if (this.current) turnHead(this.current.head, -pitch, yaw, -roll);
+    this._pose = [-pitch, yaw, -roll];
+    if (this.current && !this.current.body) turnHead(this.current.head, -pitch, yaw, -roll);
   }
 
   // Where the face is on the canvas, -1..1 each way: the centre of the mesh with the most morph
@@ -240,6 +314,7 @@ export class AvatarView {
   // display-rate loop would make the whole page composite at 60 Hz on the CPU the camera
   // loop needs.
   cameraFrame() {
+    if (this.input) for (const link of this.links) link.weights(this.input);
     if (!this.running || !this.software) return;
     if (++this._cameraFrames < SOFTWARE_FRAME_STEP) return;
     this._cameraFrames = 0;
@@ -265,9 +340,12 @@ export class AvatarView {
     this._last = t0;
     const drive = !this.hold && this.input;
     if (drive) this._applyPose(cur);
+    if (cur.body) cur.body.update(dt, ...this._pose);
     if (drive && this.mode === "expressions") this._applyWeights(cur);
+    if (this.forced && cur.vrm && this.mode !== "morphs") this._applyForced(cur);
     if (cur.vrm) cur.vrm.update(dt); // VRM expressions rewrite the morphs they bind ...
     if (drive && this.mode === "morphs") this._applyWeights(cur); // ... so morphs go after
+    if (this.forced && this.mode === "morphs") this._applyForced(cur);
     if (cur.cpu) cur.cpu.update();
     this.renderer.render(this.scene, this.camera);
     const t1 = performance.now();
@@ -301,7 +379,10 @@ export class AvatarView {
     const w = this.input;
     const n = this.apply.length;
     const yaw = w[n], pitch = w[n + 1], roll = w[n + 2];
-    turnHead(cur.head, -pitch, yaw, -roll);
+    this._pose[0] = -pitch;
+    this._pose[1] = yaw;
+    this._pose[2] = -roll;
+    if (!cur.body) turnHead(cur.head, -pitch, yaw, -roll); // a body shares it out (body.js)
     if (cur.vrm && cur.vrm.lookAt) {
       cur.vrm.lookAt.yaw = THREE.MathUtils.radToDeg(w[n + 3]);
       cur.vrm.lookAt.pitch = THREE.MathUtils.radToDeg(w[n + 4]);
@@ -460,6 +541,10 @@ function looksArkit(name) {
 
 // Whether WebGL here is drawn on the CPU (SwiftShader, llvmpipe), asked of a throwaway
 // context before the renderer's is made, as antialiasing is fixed at creation.
+function isMouthOrEyes(name) {
+  return /^(aa|ih|ou|ee|oh|blink|blinkLeft|blinkRight|look(Up|Down|Left|Right))$/.test(name);
+}
+
 function softwareGL() {
   const gl = document.createElement("canvas").getContext("webgl2");
   if (!gl) return true;

@@ -105,6 +105,9 @@ async function startAvatar() {
   }
   window.mimicAvatar = view;
   bridge.avatar = view;
+  const { setupStage } = await import("./stage.js");
+  bridge.stage = setupStage(view, $);
+  window.mimicStageLink = bridge.stage;
   const load = (file) => {
     avatarError("");
     view.loadFile(file).catch((err) => avatarError(`${file.name}: ${err.message || err}. The previous avatar stays.`));
@@ -214,13 +217,53 @@ function runLoop(video, landmarker, bars) {
   nextFrame(video, step);
 }
 
+// The loop follows the camera's frames (requestVideoFrameCallback) while the page is shown.
+// A hidden tab gets neither video-frame nor animation-frame callbacks and its timers are
+// slowed to once a second, yet a stage window may still be showing the avatar: then a
+// worker's clock, which browsers do not slow, drives the loop at the camera's rate.
+const HIDDEN_STEP_MS = 33;
+let clock = null;
+let loopGen = 0;
+let pendingStep = null;
+
 function nextFrame(video, step) {
-  if (video.requestVideoFrameCallback) {
-    video.requestVideoFrameCallback((now) => step(now));
+  const gen = loopGen;
+  pendingStep = [video, step];
+  const run = (now) => { if (gen === loopGen) step(now); };
+  if (document.visibilityState === "hidden") {
+    clock = clock || startClock();
+    clock.next = run;
+  } else if (video.requestVideoFrameCallback) {
+    video.requestVideoFrameCallback(run);
   } else {
-    requestAnimationFrame((now) => step(now));
+    requestAnimationFrame(run);
   }
 }
+
+function startClock() {
+  const worker = new Worker(new URL("./clock.js", import.meta.url));
+  const c = { next: null, worker };
+  worker.onmessage = () => {
+    const run = c.next;
+    c.next = null;
+    if (run) run(performance.now());
+  };
+  worker.postMessage(HIDDEN_STEP_MS);
+  return c;
+}
+
+// A callback waiting for a frame the browser will no longer give (or a clock tick no longer
+// needed) is dropped, and the loop carries on with the driver that fits.
+document.addEventListener("visibilitychange", () => {
+  if (!pendingStep) return;
+  loopGen += 1;
+  if (clock && document.visibilityState !== "hidden") {
+    clock.worker.terminate();
+    clock = null;
+  }
+  document.body.dataset.loopDriver = document.visibilityState === "hidden" ? "worker-clock" : "video-frames";
+  nextFrame(...pendingStep);
+});
 
 window.addEventListener("py:progress", (e) => loading.note(String(e.detail || "")));
 window.addEventListener("py:ready", () => loading.done("runtime"));

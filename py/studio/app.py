@@ -67,8 +67,11 @@ class App:
             out = self.pipeline.step(frame, t_ms * 0.001)
             self.pred_js.assign(out)
             clean = self.pipeline.clean
-        if self.avatar is not None and has_face:
-            self.avatar.step(frame, clean, t_ms * 0.001)
+        if self.avatar is not None:
+            if has_face:
+                self.avatar.step(frame, clean, t_ms * 0.001)
+            else:
+                self.avatar.lost(t_ms * 0.001)
 
     def _play(self, t_ms: float) -> np.ndarray | None:
         clip, start, first_s, last_s = self.playback

@@ -56,6 +56,8 @@ class AvatarDriver:
         self.expr_map: ExpressionMap | None = None
         self._slots = self.buffer[:0]
         self._pose = self.buffer[0:POSE_SLOTS]
+        self._last_t: float | None = None
+        self.listeners: list[Any] = []  # called when a character has loaded (hotkeys)
         on(by_id("avatar-mode"), "change", lambda e: self.choose(str(e.target.value)))
 
     # set-up ------------------------------------------------------------------------------
@@ -69,6 +71,8 @@ class AvatarDriver:
         if self.view is None:
             self.view = getattr(self.app.bridge, "avatar", None)
         self.plan()
+        for listener in self.listeners:
+            listener()
 
     def choose(self, choice: str) -> None:
         """The user picked a path in the "Drive" selector; unknown values mean automatic."""
@@ -156,5 +160,24 @@ class AvatarDriver:
             self.expr_map.apply(rule_weights(frame, self.rules), self._slots)
         self.matrix_js.assign_to(self.matrix)
         self._pose[:] = self.pose.step(self.matrix, frame, t)
+        self._last_t = t
         self.weights_js.assign(self.buffer)
+
+    def lost(self, t: float) -> None:
+        """No face this frame: ease every weight and the head back to neutral (about 95 %
+        of the way in half a second) rather than freeze mid-expression."""
+        if self.weights_js is None:
+            return
+        dt = 0.0 if self._last_t is None else min(0.25, max(0.0, t - self._last_t))
+        self._last_t = t
+        self.buffer *= ease_factor(dt)
+        self.weights_js.assign(self.buffer)
+
+
+LOST_TAU_S = 0.16  # e^(-0.5 / 0.16) = 4 % left after half a second
+
+
+def ease_factor(dt: float) -> float:
+    """How much of a weight is left after `dt` seconds of easing back to neutral."""
+    return float(np.exp(-dt / LOST_TAU_S))
 
