@@ -2,8 +2,9 @@
 
 Headless Chromium, fake camera (the smiling face, 30 fps), local server. For each run the
 page loads and finishes storing itself for offline use, then the processed camera frame
-rate (MediaPipe + Python per frame) is sampled once a second for --seconds, first with the
-avatar rendering, then with its render loop stopped. Prints medians over the samples.
+rate (MediaPipe + Python per frame) is sampled once a second for --seconds: with the avatar
+rendering, with the stage window open beside the studio (its own draw rate too), then with
+the studio's avatar render loop stopped. Prints medians over the samples.
 
 Usage: .venv/bin/python scripts/bench_avatar.py [--seconds 10] [--runs 2]
 """
@@ -40,7 +41,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--runs", type=int, default=2)
     args = ap.parse_args()
-    on, off, drawn, ms = [], [], [], []
+    on, off, drawn, ms, staged, stage_draws = [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         video = harness.write_y4m(Path(tmp) / "smile.y4m", [(harness.astronaut_png(), 2)])
         with harness.app_server() as url, harness.browser(video) as browser:
@@ -58,12 +59,27 @@ def main() -> int:
                 on += fps
                 drawn += avatar_fps
                 ms += render_ms
+                with page.expect_popup() as popup:
+                    page.click("#btn-stage")
+                stage = popup.value
+                stage.set_viewport_size({"width": 640, "height": 720})
+                stage.wait_for_function("window.mimicStage && mimicStage.stats.frames > 10",
+                                        timeout=60_000)
+                time.sleep(2)
+                d0, t0 = stage.evaluate("mimicStage.stats.draws"), time.monotonic()
+                staged += sample(page, args.seconds)[0]
+                d1, t1 = stage.evaluate("mimicStage.stats.draws"), time.monotonic()
+                stage_draws.append((d1 - d0) / (t1 - t0))
+                stage.close()
+                time.sleep(1)
                 page.evaluate("mimicAvatar.stop()")
                 time.sleep(2)
                 off += sample(page, args.seconds)[0]
                 page.close()
     rows = [
         ("camera frames processed per second, avatar on", statistics.median(on), "fps"),
+        ("... with the stage window open beside it", statistics.median(staged), "fps"),
+        ("stage window: avatar frames drawn per second", statistics.median(stage_draws), "fps"),
         ("camera frames processed per second, avatar off", statistics.median(off), "fps"),
         ("avatar frames drawn per second", statistics.median(drawn), "fps"),
         ("avatar update + render per frame (main thread)", statistics.median(ms), "ms"),
