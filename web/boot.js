@@ -217,53 +217,50 @@ function runLoop(video, landmarker, bars) {
   nextFrame(video, step);
 }
 
-// The loop follows the camera's frames (requestVideoFrameCallback) while the page is shown.
-// A hidden tab gets neither video-frame nor animation-frame callbacks and its timers are
-// slowed to once a second, yet a stage window may still be showing the avatar: then a
-// worker's clock, which browsers do not slow, drives the loop at the camera's rate.
-const HIDDEN_STEP_MS = 33;
+// The loop follows the camera's frames (requestVideoFrameCallback). A browser stops those
+// callbacks (and animation frames) for a hidden tab, and on some systems for a minimised
+// window whose page still says "visible" (scripts/bench_background.py), and slows its timers
+// to once a second; yet a stage window may still be showing the avatar. So a worker's
+// clock, which is not slowed, ticks at the camera's rate, and once no camera-frame callback
+// has come for STALL_MS it steps the loop itself until they come again: the stage keeps
+// moving. (STALL_MS is well above a slow camera's frame interval, so a 10 fps camera is
+// never stepped twice per frame.)
+const CLOCK_MS = 33;
+const STALL_MS = 300;
 let clock = null;
 let loopGen = 0;
-let pendingStep = null;
+let lastVideoAt = performance.now();
+let clockMode = false;
 
 function nextFrame(video, step) {
-  const gen = loopGen;
-  pendingStep = [video, step];
-  const run = (now) => { if (gen === loopGen) step(now); };
-  if (document.visibilityState === "hidden") {
-    clock = clock || startClock();
-    clock.next = run;
-  } else if (video.requestVideoFrameCallback) {
-    video.requestVideoFrameCallback(run);
-  } else {
-    requestAnimationFrame(run);
-  }
+  const gen = ++loopGen;
+  const run = (now, driver) => {
+    if (gen !== loopGen) return; // the other driver got there first
+    loopGen += 1;
+    if (driver === "video-frames") {
+      lastVideoAt = performance.now();
+      clockMode = false;
+    }
+    if (document.body.dataset.loopDriver !== driver) document.body.dataset.loopDriver = driver;
+    step(now);
+  };
+  clock = clock || startClock();
+  clock.next = run;
+  if (video.requestVideoFrameCallback) video.requestVideoFrameCallback((now) => run(now, "video-frames"));
+  else requestAnimationFrame((now) => run(now, "video-frames"));
 }
 
 function startClock() {
   const worker = new Worker(new URL("./clock.js", import.meta.url));
   const c = { next: null, worker };
   worker.onmessage = () => {
-    const run = c.next;
-    c.next = null;
-    if (run) run(performance.now());
+    const now = performance.now();
+    if (!clockMode && now - lastVideoAt > STALL_MS) clockMode = true;
+    if (clockMode && c.next) c.next(now, "worker-clock");
   };
-  worker.postMessage(HIDDEN_STEP_MS);
+  worker.postMessage(CLOCK_MS);
   return c;
 }
-
-// A callback waiting for a frame the browser will no longer give (or a clock tick no longer
-// needed) is dropped, and the loop carries on with the driver that fits.
-document.addEventListener("visibilitychange", () => {
-  if (!pendingStep) return;
-  loopGen += 1;
-  if (clock && document.visibilityState !== "hidden") {
-    clock.worker.terminate();
-    clock = null;
-  }
-  document.body.dataset.loopDriver = document.visibilityState === "hidden" ? "worker-clock" : "video-frames";
-  nextFrame(...pendingStep);
-});
 
 window.addEventListener("py:progress", (e) => loading.note(String(e.detail || "")));
 window.addEventListener("py:ready", () => loading.done("runtime"));
