@@ -1,8 +1,8 @@
 """Build the app's built-in avatar: a friendly stylised head as a VRM 1.0 file.
 
 The app must work out of the box without shipping anyone else's character, so this script
-makes one from numpy geometry: head, hair, ears, nose, eyes with lids, brows, lips, teeth and
-tongue, on a bust. It carries both ways of being driven:
+makes one from numpy geometry: head, hair, ears, nose, eyes with upper and lower lids and
+lashes, brows, lips, teeth and tongue, on a bust. It carries both ways of being driven:
 
 - the 52 ARKit morph targets ("perfect sync", e.g. `eyeBlinkLeft`, `jawOpen`, `tongueOut`),
   driven straight from MediaPipe's weights with no training;
@@ -77,7 +77,7 @@ COLOURS = {
     "iris": (0.22, 0.47, 0.78), "pupil": (0.03, 0.03, 0.05), "lid": (0.98, 0.76, 0.62),
     "brow": (0.28, 0.16, 0.36), "lips": (0.86, 0.42, 0.46), "mouth": (0.32, 0.07, 0.10),
     "teeth": (0.98, 0.98, 0.95), "tongue": (0.92, 0.42, 0.48), "shirt": (0.30, 0.62, 0.86),
-    "cheek": (1.0, 0.62, 0.60),
+    "cheek": (0.97, 0.50, 0.52), "lash": (0.20, 0.12, 0.26),
 }
 
 HEAD_C = np.array([0.0, 1.47, 0.0])
@@ -148,14 +148,20 @@ def merge(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
     return np.concatenate(pos), np.concatenate(nrm), np.concatenate(idx).astype(np.uint32)
 
 
+NOSE_C = np.array([0.0, 1.455, 0.104])
+NOSE_R = np.array([0.011, 0.016, 0.012])
+
+
 def build_skin() -> Part:
     head = ellipsoid(HEAD_C, HEAD_R, 44, 28)[:3]
-    nose = ellipsoid([0, 1.455, 0.104], [0.011, 0.016, 0.012], 16, 10)[:3]
+    nose = ellipsoid(NOSE_C, NOSE_R, 16, 10)[:3]
     ears = [ellipsoid([s * 0.099, 1.465, -0.005], [0.012, 0.026, 0.016], 14, 10)[:3]
             for s in (1, -1)]
     neck = ellipsoid([0, 1.36, -0.01], [0.045, 0.07, 0.045], 20, 10)[:3]
-    pos, nrm, idx = merge([head, nose, *ears, neck])
-    return Part("skin", "skin", pos, nrm, idx)
+    pieces = [head, nose, *ears, neck]
+    pos, nrm, idx = merge(pieces)
+    is_nose = np.concatenate([np.full(len(p[0]), k == 1) for k, p in enumerate(pieces)])
+    return Part("skin", "skin", pos, nrm, idx, {"nose": is_nose})
 
 
 def build_hair() -> Part:
@@ -194,31 +200,76 @@ def build_eyes() -> list[Part]:
     return [white, iris, pupil]
 
 
-LID_OPEN = math.radians(52)  # how far the upper lid reaches down an open eye (from the top)
+# How far the lids reach over an open eye: the upper one down from the top, the lower one up
+# from the bottom (radians). Closing, they meet a little below the eye's middle.
+LID_OPEN = math.radians(64)
+LOWER_OPEN = math.radians(40)
 LID_R = EYE_R * 1.14
 
 
-def lid_positions(side: int, u: np.ndarray, b: np.ndarray, reach: float) -> np.ndarray:
-    """Upper lid over the front of the eye, reaching `reach` radians down from the top."""
+def lid_positions(side: int, u: np.ndarray, b: np.ndarray, reach: float | np.ndarray,
+                  lower: np.ndarray | bool = False, bulge: float = 0.0,
+                  lift: float = 1.0) -> np.ndarray:
+    """A lid over the front of the eye, reaching `reach` radians from the top (the upper lid)
+    or from the bottom (the lower lid); `bulge` pushes its edge out (a fraction of its radius).
+
+    A morph moves vertices in straight lines, which cut through the eyeball when a lid turns
+    far about the eye's centre: so each lid only travels about 50 degrees (the two meet when
+    the eye closes), and a closed lid's edge bulges out a little. `lift` scales the radius
+    (the lashes sit just over the lid).
+    """
     a = u * reach
     c = EYES[side]
-    return c + LID_R * np.stack([np.sin(a) * np.sin(b), np.cos(a), np.sin(a) * np.cos(b)], -1)
+    up = np.where(lower, -1.0, 1.0)
+    r = LID_R * lift * (1 + bulge * u)
+    unit = np.stack([np.sin(a) * np.sin(b), up * np.cos(a), np.sin(a) * np.cos(b)], -1)
+    return c + r[..., None] * unit
 
 
 def build_lids() -> Part:
     nu, nv = 16, 8
     u = np.repeat(np.linspace(0, 1, nv + 1), nu + 1)
     b = np.tile(np.linspace(-math.pi / 2 - 0.25, math.pi / 2 + 0.25, nu + 1), nv + 1)
-    pos, sides, us, bs = [], [], [], []
+    pieces, sides, us, bs, lowers = [], [], [], [], []
     for side in EYES:
-        pos.append(lid_positions(side, u, b, LID_OPEN))
+        for lower, reach in ((False, LID_OPEN), (True, LOWER_OPEN)):
+            pp = lid_positions(side, u, b, reach, lower)
+            idx = grid_indices(nu, nv, False)
+            nrm = (pp - EYES[side]) / LID_R
+            if lower:  # lit as the face around it, not as the underside of the eye it is
+                nrm[:, 1] = 0.5 * np.abs(nrm[:, 1])
+                nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
+            pieces.append((pp, nrm, idx[::-1].copy() if lower else idx))
+            sides.append(np.full(len(u), side))
+            us.append(u)
+            bs.append(b)
+            lowers.append(np.full(len(u), lower))
+    p, n, i = merge(pieces)
+    return Part("lids", "lid", p, n, i, {"side": np.concatenate(sides), "u": np.concatenate(us),
+                                          "b": np.concatenate(bs),
+                                          "lower": np.concatenate(lowers)})
+
+
+LASH_LIFT = 1.012  # the lashes' radius over the lid's
+LASH_WIDTH = 0.12  # of the upper lid's reach, next to its edge
+
+
+def build_lashes() -> Part:
+    """A dark line along each upper lid's edge: it shows where the lid is."""
+    nu = 16
+    u = np.repeat([1 - LASH_WIDTH, 1.0], nu + 1)
+    b = np.tile(np.linspace(-math.pi / 2 - 0.05, math.pi / 2 + 0.05, nu + 1), 2)
+    pieces, sides, us, bs = [], [], [], []
+    for side in EYES:
+        pp = lid_positions(side, u, b, LID_OPEN, lift=LASH_LIFT)
+        nrm = (pp - EYES[side]) / (LID_R * LASH_LIFT)
+        pieces.append((pp, nrm, grid_indices(nu, 1, False)))
         sides.append(np.full(len(u), side))
         us.append(u)
         bs.append(b)
-    idx = grid_indices(nu, nv, False)
-    p, n, i = merge([(pp, (pp - EYES[s]) / LID_R, idx) for pp, s in zip(pos, EYES, strict=True)])
-    return Part("lids", "lid", p, n, i, {"side": np.concatenate(sides),
-                                          "u": np.concatenate(us), "b": np.concatenate(bs)})
+    p, n, i = merge(pieces)
+    return Part("lashes", "lash", p, n, i, {"side": np.concatenate(sides),
+                                           "u": np.concatenate(us), "b": np.concatenate(bs)})
 
 
 def build_brows() -> Part:
@@ -228,7 +279,7 @@ def build_brows() -> Part:
         t = np.linspace(0, 1, n)  # 0 inner end, 1 outer end
         x = side * (0.018 + 0.04 * t)
         y = 1.523 + 0.006 * np.sin(t * math.pi)
-        z = head_surface_z(x, y) + 0.002
+        z = head_surface_z(x, y) + 0.003
         verts = []
         for dy, dz in ((0.0035, 0), (-0.0035, 0), (-0.0035, 0.004), (0.0035, 0.004)):
             verts.append(np.stack([x, y + dy, z + dz], -1))
@@ -325,6 +376,14 @@ def build_body() -> Part:
 
 
 # --- morphs -----------------------------------------------------------------------------------
+# Sizes read at a glance on a head this size (0.24 m tall, eyes 76 mm apart, brows 7 mm
+# thick), as on the reference characters of ARKit's and VRM's documentation: at weight 1 a
+# lowered brow's inner end drops 19 mm and the brow slants (a raised one 17 mm the other way),
+# a smiling mouth corner goes 13 mm up and 6 mm out, a frowning one 13 mm down, the blush rises
+# 7 mm with a cheek squint, lids cover or bare the iris; so the 0.3 to 0.7 that real faces give
+# still show plainly (tests/browser/test_avatar_expressive.py looks at them). Brows, lips and
+# blush slide over the head (see `slide`) rather than in straight lines, which would sink
+# them into the skin.
 
 
 def smooth(x: np.ndarray) -> np.ndarray:
@@ -335,6 +394,23 @@ def smooth(x: np.ndarray) -> np.ndarray:
 def corner(phi: np.ndarray, side: int, power: float = 2.0) -> np.ndarray:
     """Weight of a lip vertex belonging to the `side` mouth corner (+1: character's left)."""
     return np.clip(side * np.cos(phi), 0, None) ** power
+
+
+def slide(pos: np.ndarray, dx=0.0, dy=0.0, dz=0.0) -> np.ndarray:
+    """Offsets moving points by (dx, dy) over the front of the head, each keeping its height
+    above the skin (plus dz); dx, dy, dz are numbers or one per point.
+
+    Half-way between following the curved surface and its tangent plane: morphs add up, and
+    two opposite slides (a brow pulled down and up at once) would otherwise sink into the
+    head by the surface's curvature; this way a single one lifts a hair off it instead.
+    """
+    x, y = pos[:, 0], pos[:, 1]
+    dx, dy, dz = (np.broadcast_to(np.asarray(v, float), x.shape) for v in (dx, dy, dz))
+    here, eps = head_surface_z(x, y), 1e-4
+    tangent = ((head_surface_z(x + eps, y) - here) * dx + (head_surface_z(x, y + eps) - here)
+               * dy) / eps
+    curved = head_surface_z(x + dx, y + dy) - here
+    return np.stack([dx, dy, 0.5 * (tangent + curved) + dz], -1)
 
 
 def morphs(parts: dict[str, Part]) -> dict[str, dict[str, np.ndarray]]:
@@ -364,48 +440,54 @@ def morphs(parts: dict[str, Part]) -> dict[str, dict[str, np.ndarray]]:
             "tongue": d("tongue", dx, dy * 0.7, dz),
         }
 
+    def lips_and_cup(w_lip, w_cup, dx=0.0, dy=0.0, dz=0.0) -> dict[str, np.ndarray]:
+        """The lips (weighted by w_lip) and the mouth's inside (w_cup) slid over the face."""
+        return {"lips": slide(lips.pos, dx * w_lip, dy * w_lip, dz * w_lip),
+                "mouth": slide(mouth.pos, dx * w_cup, dy * w_cup, dz * w_cup)}
+
     out["jawOpen"] = jaw(-0.024)
     out["jawForward"] = jaw(0.0, 0.0, 0.007)
     out["jawLeft"] = jaw(0.0, 0.009)
     out["jawRight"] = jaw(0.0, -0.009)
     out["mouthClose"] = {"lips": d("lips", 0, 0.010, 0.002, lower_lip)
                          + d("lips", 0, -0.004, 0.002, upper_lip)}
+    s = lips.params["s"]
     for side, suffix in ((1, "Left"), (-1, "Right")):
         c_lip, c_cup = corner(lip_phi, side), corner(mouth_phi, side)
-        out["mouthSmile" + suffix] = {
-            "lips": d("lips", side * 0.004, 0.008, -0.002, c_lip),
-            "mouth": d("mouth", side * 0.004, 0.008, -0.002, c_cup),
-            "skin": d("skin", 0, 0.003, 0.002, smooth(1 - np.hypot(skin[:, 0] - side * 0.05,
-                                                                    skin[:, 1] - 1.43) / 0.025)),
-        }
-        out["mouthFrown" + suffix] = {"lips": d("lips", side * 0.001, -0.008, 0, c_lip),
-                                      "mouth": d("mouth", side * 0.001, -0.008, 0, c_cup)}
-        out["mouthStretch" + suffix] = {"lips": d("lips", side * 0.008, -0.002, -0.002, c_lip),
-                                        "mouth": d("mouth", side * 0.008, -0.002, -0.002, c_cup)}
-        out["mouthDimple" + suffix] = {"lips": d("lips", side * 0.004, 0.001, -0.004, c_lip),
-                                       "mouth": d("mouth", side * 0.004, 0.001, -0.004, c_cup)}
+        # corners up and out in a U, the cheeks riding up with them
+        out["mouthSmile" + suffix] = {**lips_and_cup(c_lip, c_cup, side * 0.006, 0.013),
+                                      **cheek_raise(parts, side, 0.003)}
+        out["mouthFrown" + suffix] = lips_and_cup(c_lip, c_cup, side * 0.002, -0.013)
+        out["mouthStretch" + suffix] = lips_and_cup(c_lip, c_cup, side * 0.009, -0.003)
+        out["mouthDimple" + suffix] = lips_and_cup(c_lip, c_cup, side * 0.005, 0.002, -0.0005)
         half = np.clip(side * np.cos(lip_phi) + 0.3, 0, 1)
         half_cup = np.clip(side * np.cos(mouth_phi) + 0.3, 0, 1)
-        s = lips.params["s"]
         out["mouthPress" + suffix] = {"lips": d("lips", 0, -0.004, 0, half * upper_lip * s)
                                       + d("lips", 0, 0.004, 0, half * lower_lip * s)}
-        out["mouthLowerDown" + suffix] = {"lips": d("lips", 0, -0.007, 0, half * lower_lip),
-                                          "mouth": d("mouth", 0, -0.007, 0, half_cup * lower_cup)}
-        out["mouthUpperUp" + suffix] = {"lips": d("lips", 0, 0.006, 0, half * upper_lip)}
-        out["brow" + "Down" + suffix] = brow_move(parts, side, -0.007, -0.005, inward=0.003)
-        out["browOuterUp" + suffix] = brow_move(parts, side, 0.0, 0.009, ends="outer")
-        out["cheekSquint" + suffix] = cheek_raise(parts, side, 0.004)
-        out["noseSneer" + suffix] = {"skin": d("skin", 0, 0.004, 0.001, smooth(
-            1 - np.hypot(skin[:, 0] - side * 0.012, skin[:, 1] - 1.462) / 0.014))}
-        out["eyeBlink" + suffix] = lid_move(parts, side, math.pi * 0.98)
-        out["eyeSquint" + suffix] = {**lid_move(parts, side, math.radians(100)),
-                                     **cheek_raise(parts, side, 0.003)}
-        out["eyeWide" + suffix] = lid_move(parts, side, math.radians(30))
+        out["mouthLowerDown" + suffix] = lips_and_cup(half * lower_lip, half_cup * lower_cup,
+                                                      0, -0.009)
+        out["mouthUpperUp" + suffix] = lips_and_cup(half * upper_lip, zeros(len(mouth_phi)),
+                                                    0, 0.007)
+        out["browDown" + suffix] = brow_move(parts, side, inner=-0.019, outer=-0.002,
+                                             inward=0.005)
+        out["browOuterUp" + suffix] = brow_move(parts, side, inner=0.002, outer=0.012,
+                                                inward=-0.001)
+        out["cheekSquint" + suffix] = {**cheek_raise(parts, side, 0.007),
+                                       **lid_move(parts, side, lower=math.radians(56))}
+        out["noseSneer" + suffix] = sneer(parts, side)
+        # the upper lid comes down and the lower one up; they meet below the eye's middle
+        out["eyeBlink" + suffix] = lid_move(parts, side, math.radians(106), math.radians(74),
+                                            bulge=0.08)
+        out["eyeSquint" + suffix] = {**lid_move(parts, side, math.radians(70),
+                                                math.radians(78)),
+                                     **cheek_raise(parts, side, 0.004)}
+        out["eyeWide" + suffix] = lid_raise(parts, side, 0.4 * EYE_R)
         for direction, (yaw, pitch) in (("Up", (0, 1)), ("Down", (0, -1)),
                                         ("In", (-side, 0)), ("Out", (side, 0))):
             out[f"eyeLook{direction}{suffix}"] = gaze(parts, side, yaw * 0.35, pitch * 0.25)
-    inner = np.clip(1 - parts["brows"].params["t"], 0, 1) ** 1.5
-    out["browInnerUp"] = {"brows": d("brows", 0, 0.009, 0, inner)}
+    inner_up = {k: brow_move(parts, side, inner=0.017, outer=-0.003, inward=0.0015)["brows"]
+                for k, side in (("l", 1), ("r", -1))}
+    out["browInnerUp"] = {"brows": inner_up["l"] + inner_up["r"]}
     out["cheekPuff"] = {"skin": d("skin", 0, 0, 0, 0)
                         + np.stack([np.sign(skin[:, 0]) * 0.012, zeros(len(skin)),
                                     np.full(len(skin), 0.004)], -1)
@@ -425,8 +507,7 @@ def morphs(parts: dict[str, Part]) -> dict[str, dict[str, np.ndarray]]:
                            np.full(len(mouth_phi), 0.005)], -1),
     }
     for name, dx in (("mouthLeft", 0.009), ("mouthRight", -0.009)):
-        out[name] = {"lips": d("lips", dx), "mouth": d("mouth", dx)}
-    s = lips.params["s"]
+        out[name] = lips_and_cup(1.0, 1.0, dx)
     out["mouthRollLower"] = {"lips": d("lips", 0, 0.006, -0.003, lower_lip * s)}
     out["mouthRollUpper"] = {"lips": d("lips", 0, -0.005, -0.003, upper_lip * s)}
     out["mouthShrugLower"] = {"lips": d("lips", 0, 0.004, 0.002, lower_lip),
@@ -437,34 +518,75 @@ def morphs(parts: dict[str, Part]) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def brow_move(parts: dict[str, Part], side: int, dy_all: float, dy_end: float,
-              inward: float = 0.0, ends: str = "inner") -> dict[str, np.ndarray]:
+def brow_move(parts: dict[str, Part], side: int, inner: float, outer: float,
+              inward: float = 0.0) -> dict[str, np.ndarray]:
+    """One brow slid over the forehead: its inner end `inner` metres up, its outer end
+    `outer`, in between a curve; the inner end also `inward` towards the nose."""
     brows = parts["brows"]
-    mine = (brows.params["side"] == side).astype(float)
+    mine = brows.params["side"] == side
     t = brows.params["t"]
-    end = (1 - t) if ends == "inner" else t
-    delta = np.zeros((len(t), 3))
-    delta[:, 1] = dy_all + dy_end * end
-    delta[:, 0] = -side * inward * (1 - t)
-    return {"brows": delta * mine[:, None]}
+    dy = inner * (1 - t) ** 1.3 + outer * t ** 1.3
+    dx = -side * inward * (1 - t)
+    delta = slide(brows.pos, dx, dy)
+    delta[~mine] = 0
+    return {"brows": delta}
 
 
 def cheek_raise(parts: dict[str, Part], side: int, dy: float) -> dict[str, np.ndarray]:
-    skin = parts["skin"].pos
-    w = smooth(1 - np.hypot(skin[:, 0] - side * 0.055, skin[:, 1] - 1.445) / 0.03)
-    w *= skin[:, 2] > 0
+    """The cheek under one eye pushed up: its blush slides up and widens a little. (The skin
+    under it is all one colour: moving it would show nothing.)"""
     cheeks = parts["cheeks"]
-    return {"skin": np.outer(w, [0, dy, dy * 0.4]),
-            "cheeks": np.outer((cheeks.params["side"] == side).astype(float), [0, dy, dy * 0.4])}
+    mine = cheeks.params["side"] == side
+    centre = cheeks.pos[mine].mean(axis=0)
+    spread = (cheeks.pos[:, 0] - centre[0]) * 0.12 * dy / 0.007
+    delta = slide(cheeks.pos, spread, dy)
+    delta[~mine] = 0
+    return {"cheeks": delta}
 
 
-def lid_move(parts: dict[str, Part], side: int, reach: float) -> dict[str, np.ndarray]:
-    lids = parts["lids"]
-    mine = lids.params["side"] == side
+def lid_move(parts: dict[str, Part], side: int, upper: float | None = None,
+             lower: float | None = None, bulge: float = 0.0) -> dict[str, np.ndarray]:
+    """One eye's lids moved to reach `upper` radians down from the top and `lower` up from
+    the bottom (None: that lid stays)."""
+    lids, lashes = parts["lids"], parts["lashes"]
     delta = np.zeros_like(lids.pos)
-    u, b = lids.params["u"][mine], lids.params["b"][mine]
-    delta[mine] = lid_positions(side, u, b, reach) - lid_positions(side, u, b, LID_OPEN)
-    return {"lids": delta}
+    for is_lower, reach, rest in ((False, upper, LID_OPEN), (True, lower, LOWER_OPEN)):
+        if reach is None:
+            continue
+        mine = (lids.params["side"] == side) & (lids.params["lower"] == is_lower)
+        u, b = lids.params["u"][mine], lids.params["b"][mine]
+        delta[mine] = (lid_positions(side, u, b, reach, is_lower, bulge)
+                       - lid_positions(side, u, b, rest, is_lower))
+    out = {"lids": delta}
+    if upper is not None:
+        mine = lashes.params["side"] == side
+        u, b = lashes.params["u"][mine], lashes.params["b"][mine]
+        out["lashes"] = np.zeros_like(lashes.pos)
+        out["lashes"][mine] = (lid_positions(side, u, b, upper, False, bulge, LASH_LIFT)
+                               - lid_positions(side, u, b, LID_OPEN, False, 0.0, LASH_LIFT))
+    return out
+
+
+def lid_raise(parts: dict[str, Part], side: int, dy: float) -> dict[str, np.ndarray]:
+    """One upper lid (and its lashes) drawn straight up, baring the white over the iris. Not
+    turned about the eye as a blink turns it: added to a half blink, the two would cut
+    through the eye. The lower lid stays, for the same reason (the squints raise it)."""
+    lids, lashes = parts["lids"], parts["lashes"]
+    up = (lids.params["side"] == side) & ~lids.params["lower"]
+    return {"lids": np.outer(up, [0, dy, 0]),
+            "lashes": np.outer(lashes.params["side"] == side, [0, dy, 0])}
+
+
+def sneer(parts: dict[str, Part], side: int) -> dict[str, np.ndarray]:
+    """One side of the nose drawn up and out (the nostril flares), the lip under it lifted."""
+    skin = parts["skin"]
+    rel = (skin.pos - NOSE_C) / NOSE_R
+    w = skin.params["nose"] * smooth(0.5 + side * rel[:, 0]) * smooth(0.7 - 0.5 * rel[:, 1])
+    nose = np.stack([side * 0.005 * w, 0.006 * w, -0.001 * w], -1)
+    lips = parts["lips"]
+    lift = (np.clip(side * np.cos(lips.params["phi"]) + 0.6, 0, 1) ** 2
+            * np.clip(np.sin(lips.params["phi"]), 0, None))
+    return {"skin": nose, "lips": slide(lips.pos, 0, 0.004 * lift)}
 
 
 def gaze(parts: dict[str, Part], side: int, yaw: float, pitch: float) -> dict[str, np.ndarray]:
@@ -593,8 +715,8 @@ def expand(mix: dict[str, float]) -> dict[str, float]:
 
 
 def build(vrm: bool = True) -> bytes:
-    parts_list = [build_skin(), build_hair(), *build_eyes(), build_lids(), build_brows(),
-                  *build_mouth(), build_cheeks()]
+    parts_list = [build_skin(), build_hair(), *build_eyes(), build_lids(), build_lashes(),
+                  build_brows(), *build_mouth(), build_cheeks()]
     parts = {p.name: p for p in parts_list}
     offsets = morphs(parts)
     missing = set(ARKIT) - set(offsets)

@@ -110,6 +110,14 @@ def test_stage_window_follows_the_face_with_backgrounds_hotkeys_and_a_hidden_stu
     stage.screenshot(path=str(artifacts / "stage-window-hotkey-happy.png"))
     stage.keyboard.press("1")
     page.wait_for_function("document.body.dataset.hotkeys === ''", timeout=5_000)
+    # rebound in the Live tab, and kept: key 9 now forces sad, in the studio itself
+    page.click("#tab-live")
+    page.select_option('#hotkey-table select[data-key="9"]', "sad")
+    page.locator("#tab-live").focus()
+    page.keyboard.press("9")
+    page.wait_for_function("document.body.dataset.hotkeys === 'sad'", timeout=5_000)
+    page.keyboard.press("0")
+    page.wait_for_function("document.body.dataset.hotkeys === ''", timeout=5_000)
 
     # the studio's tab hidden: the browser stops its video-frame and animation callbacks,
     # and a worker's clock keeps the tracking and the stage going (a real minimised window
