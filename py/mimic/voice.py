@@ -1,0 +1,147 @@
+"""Lip sync from the microphone: a few spectral features per 10 ms hop, and a default
+voice-to-mouth mapping that works before any training.
+
+Why these features: the jaw follows loudness, and which vowel is said shows in where the
+voice's energy sits (the first two formants): "aa" is loud around 700-1200 Hz, "ee" and "ih"
+put energy high (1800-3500 Hz) and little in the middle, "ou" keeps nearly all of it low
+(250-500 Hz), "oh" sits between. Five bands' log energies relative to their mean describe
+that shape whatever the loudness; the level in dB says how open the mouth is.
+
+Per hop the work is two small matrix products and a few in-place operations on buffers made
+once (the DFT rows for the bins that matter, with the window folded in): no allocation, so it
+runs every 10 ms beside the camera loop. No audio is kept: only these features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["BANDS_HZ", "VISEMES", "VoiceFeatures", "VoiceMouth", "mouth_opening"]
+
+VISEMES = ("aa", "ih", "ou", "ee", "oh")
+BANDS_HZ = ((250, 500), (500, 900), (900, 1500), (1500, 2500), (2500, 3800))
+FEATURES = 1 + len(BANDS_HZ)  # level (dB), then each band's log energy less their mean
+# How far each viseme opens the jaw (an avatar's "aa" is the widest): used to mix visemes
+# into one jaw opening, and to compare mouths.
+OPENING = np.array([1.0, 0.4, 0.35, 0.45, 0.7], np.float32)
+
+
+def mouth_opening(visemes: np.ndarray) -> float:
+    """How open a mouth showing these viseme weights is, 0..1."""
+    return float(min(1.0, float(np.dot(OPENING, visemes))))
+
+
+class VoiceFeatures:
+    """Spectral features of a mono stream, one row per `hop_s` hop.
+
+    `push(samples)` takes any number of new samples and returns how many hops it completed;
+    their features are in `rows[:n]` (a buffer reused by the next call).
+    """
+
+    def __init__(self, sample_rate: float, hop_s: float = 0.01, max_hops: int = 16) -> None:
+        self.rate = float(sample_rate)
+        self.hop = max(1, round(self.rate * hop_s))
+        self.size = 1 << int(np.ceil(np.log2(self.hop)))  # one hop or a little more: 512 at 48 kHz
+        freqs = np.fft.rfftfreq(self.size, 1.0 / self.rate)
+        bins = np.flatnonzero((freqs >= BANDS_HZ[0][0]) & (freqs < BANDS_HZ[-1][1]))
+        t = np.arange(self.size)
+        window = np.hanning(self.size)
+        angle = 2 * np.pi * np.outer(bins, t) / self.size
+        self.dft = np.concatenate([np.cos(angle) * window, np.sin(angle) * window]
+                                  ).astype(np.float32)
+        member = np.zeros((len(BANDS_HZ), len(bins)), np.float32)
+        for b, (lo, hi) in enumerate(BANDS_HZ):
+            inside = (freqs[bins] >= lo) & (freqs[bins] < hi)
+            member[b, inside] = 1.0 / max(1, inside.sum())
+        self.bands = member
+        self.frame = np.zeros(self.size, np.float32)
+        self.spectrum = np.zeros(2 * len(bins), np.float32)
+        self.power = np.zeros(len(bins), np.float32)
+        self.energy = np.zeros(len(BANDS_HZ), np.float32)
+        self.rows = np.zeros((max_hops, FEATURES), np.float32)
+        self.pending = 0  # samples of the current hop already in `frame`
+
+    def push(self, samples: np.ndarray) -> int:
+        n_out = 0
+        at = 0
+        total = len(samples)
+        while at < total and n_out < len(self.rows):
+            take = min(self.hop - self.pending, total - at)
+            frame = self.frame
+            frame[: self.size - take] = frame[take:]  # slide left by `take`
+            frame[self.size - take:] = samples[at:at + take]
+            self.pending += take
+            at += take
+            if self.pending == self.hop:
+                self.pending = 0
+                self._features(self.rows[n_out])
+                n_out += 1
+        return n_out
+
+    def _features(self, out: np.ndarray) -> None:
+        frame = self.frame
+        out[0] = 10.0 * np.log10(float(np.dot(frame, frame)) / self.size + 1e-10)
+        np.dot(self.dft, frame, out=self.spectrum)
+        half = len(self.power)
+        re, im = self.spectrum[:half], self.spectrum[half:]
+        np.multiply(re, re, out=self.power)
+        np.multiply(im, im, out=re)  # re is no longer needed: it takes im^2
+        self.power += re
+        np.dot(self.bands, self.power, out=self.energy)
+        self.energy += 1e-12
+        np.log10(self.energy, out=self.energy)
+        self.energy -= self.energy.mean()
+        out[1:] = self.energy
+
+
+class VoiceMouth:
+    """The untrained mapping: loudness opens the mouth, the spectrum's shape picks the vowel.
+
+    Parameters (set, never changed by `step`):
+        gate_db: below this level the mouth is shut (room noise, breathing).
+        full_db: at this level the mouth is fully open.
+        attack_s, release_s: how fast the opening follows the voice up and down.
+        sharpness: how decidedly the shape picks one vowel over the others.
+    """
+
+    def __init__(self, gate_db: float = -48.0, full_db: float = -18.0, attack_s: float = 0.02,
+                 release_s: float = 0.05, sharpness: float = 1.5, hop_s: float = 0.01) -> None:
+        self.gate_db = gate_db
+        self.full_db = full_db
+        self.attack = 1.0 - float(np.exp(-hop_s / attack_s))
+        self.release = 1.0 - float(np.exp(-hop_s / release_s))
+        self.sharpness = sharpness
+        self.level = 0.0
+        self.scores = np.zeros(len(VISEMES), np.float32)
+        # Each vowel's typical band shape (low 250-500, lower-mid 500-900, mid 900-1500,
+        # upper-mid 1500-2500, high 2500-3800 Hz; log energy less the mean), from textbook
+        # formants of adult voices: aa F1 730 F2 1090, ih 390/1990, ou 300/870, ee 270/2290
+        # (and a strong F3), oh 570/840. The nearest shape wins, softly.
+        self.shapes = np.array([
+            [0.0, 1.5, 1.5, -2.0, -1.0],   # aa
+            [2.0, 0.5, -3.0, 0.5, 0.0],    # ih
+            [2.0, 0.0, -0.5, -0.5, -1.0],  # ou
+            [2.0, -1.0, -3.5, 1.0, 1.5],   # ee
+            [0.8, 2.0, -0.3, -1.7, -0.8],  # oh
+        ], np.float32)
+        self._diff = np.zeros_like(self.shapes)
+
+    def step(self, features: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """One hop's features -> viseme weights (aa, ih, ou, ee, oh) into `out`."""
+        target = (float(features[0]) - self.gate_db) / (self.full_db - self.gate_db)
+        target = 0.0 if target <= 0.0 else min(1.0, target)
+        rate = self.attack if target > self.level else self.release
+        self.level += rate * (target - self.level)
+        if self.level < 0.05:
+            self.level = 0.0 if target == 0.0 else self.level
+            out[:] = 0.0
+            return out
+        np.subtract(self.shapes, features[1:], out=self._diff)
+        np.square(self._diff, out=self._diff)
+        np.sum(self._diff, axis=1, out=self.scores)
+        self.scores *= -self.sharpness / len(BANDS_HZ)
+        self.scores -= self.scores.max()
+        np.exp(self.scores, out=self.scores)
+        self.scores /= self.scores.sum()
+        np.multiply(self.scores, self.level, out=out)
+        return out
