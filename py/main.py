@@ -22,6 +22,7 @@ from studio.record import RecordView  # noqa: E402
 from studio.storage import Storage  # noqa: E402
 from studio.sync import start as start_sync  # noqa: E402
 from studio.train import TrainView  # noqa: E402
+from studio.voice import VoiceView  # noqa: E402
 
 
 async def restore(app: App, record: RecordView) -> None:
@@ -60,6 +61,7 @@ async def main() -> None:
     TrainView(app)
     LiveView(app)
     start_sync(app)
+    app.voice = VoiceView(app)
     app.avatar = AvatarDriver(app)
     hotkeys = HotkeysView(app)
     bridge.onAvatar = create_proxy(app.avatar.on_avatar)

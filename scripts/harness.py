@@ -219,10 +219,14 @@ def static_server(root: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def chromium_args(y4m: Path | None = None, fake_ui: bool = True) -> list[str]:
+def chromium_args(y4m: Path | None = None, fake_ui: bool = True,
+                  wav: Path | None = None) -> list[str]:
     args = list(QUIET_FLAGS)
     if y4m is not None:
         args += ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}"]
+    if wav is not None:  # the fake microphone plays this file, looping
+        args += [f"--use-file-for-fake-audio-capture={wav}",
+                 "--autoplay-policy=no-user-gesture-required"]
     if fake_ui:
         args.append("--use-fake-ui-for-media-stream")
     return args
@@ -238,13 +242,15 @@ def chromium_path() -> str:
 
 
 @contextlib.contextmanager
-def browser(y4m: Path | None = None, fake_ui: bool = True) -> Iterator[object]:
-    """A headless Chromium with the fake camera playing `y4m` (None: no camera at all)."""
+def browser(y4m: Path | None = None, fake_ui: bool = True,
+            wav: Path | None = None) -> Iterator[object]:
+    """A headless Chromium with the fake camera playing `y4m` (None: no camera at all) and,
+    with `wav`, a fake microphone playing it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), headless=True,
-                              args=chromium_args(y4m, fake_ui))
+                              args=chromium_args(y4m, fake_ui, wav))
         try:
             yield b
         finally:

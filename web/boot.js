@@ -29,6 +29,8 @@ const bridge = createBridge({
   showError,
 });
 window.mimicBridge = bridge;
+// The microphone is opt-in: web/mic.js is loaded only when the user turns it on.
+bridge.startMic = async () => (await import("./mic.js")).Mic.start();
 
 // Python's start-up snapshot (python.mjs) is made once the app has been up a moment, in a
 // worker: the next visit's Python then starts about a second sooner. The worker shares the

@@ -14,6 +14,8 @@ runs every 10 ms beside the camera loop. No audio is kept: only these features.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["BANDS_HZ", "VISEMES", "VoiceFeatures", "VoiceMouth", "mouth_opening"]
@@ -80,13 +82,12 @@ class VoiceFeatures:
 
     def _features(self, out: np.ndarray) -> None:
         frame = self.frame
-        out[0] = 10.0 * np.log10(float(np.dot(frame, frame)) / self.size + 1e-10)
-        np.dot(self.dft, frame, out=self.spectrum)
+        out[0] = 10.0 * math.log10(float(np.dot(frame, frame)) / self.size + 1e-10)
+        spectrum = self.spectrum
+        np.dot(self.dft, frame, out=spectrum)
+        np.multiply(spectrum, spectrum, out=spectrum)
         half = len(self.power)
-        re, im = self.spectrum[:half], self.spectrum[half:]
-        np.multiply(re, re, out=self.power)
-        np.multiply(im, im, out=re)  # re is no longer needed: it takes im^2
-        self.power += re
+        np.add(spectrum[:half], spectrum[half:], out=self.power)  # re^2 + im^2
         np.dot(self.bands, self.power, out=self.energy)
         self.energy += 1e-12
         np.log10(self.energy, out=self.energy)
@@ -111,6 +112,7 @@ class VoiceMouth:
         self.attack = 1.0 - float(np.exp(-hop_s / attack_s))
         self.release = 1.0 - float(np.exp(-hop_s / release_s))
         self.sharpness = sharpness
+        self._per_db = 1.0 / (full_db - gate_db)
         self.level = 0.0
         self.scores = np.zeros(len(VISEMES), np.float32)
         # Each vowel's typical band shape (low 250-500, lower-mid 500-900, mid 900-1500,
@@ -124,11 +126,15 @@ class VoiceMouth:
             [2.0, -1.0, -3.5, 1.0, 1.5],   # ee
             [0.8, 2.0, -0.3, -1.7, -0.8],  # oh
         ], np.float32)
-        self._diff = np.zeros_like(self.shapes)
+        # nearest shape by squared distance: |s - p|^2 = |s|^2 - 2 p.s + |p|^2, and |s|^2 is
+        # the same for every vowel, so the scores are one matrix product less a constant
+        scale = sharpness / len(BANDS_HZ)
+        self._proj = (2.0 * scale * self.shapes).astype(np.float32)
+        self._bias = (scale * (self.shapes ** 2).sum(axis=1)).astype(np.float32)
 
     def step(self, features: np.ndarray, out: np.ndarray) -> np.ndarray:
         """One hop's features -> viseme weights (aa, ih, ou, ee, oh) into `out`."""
-        target = (float(features[0]) - self.gate_db) / (self.full_db - self.gate_db)
+        target = (float(features[0]) - self.gate_db) * self._per_db
         target = 0.0 if target <= 0.0 else min(1.0, target)
         rate = self.attack if target > self.level else self.release
         self.level += rate * (target - self.level)
@@ -136,11 +142,10 @@ class VoiceMouth:
             self.level = 0.0 if target == 0.0 else self.level
             out[:] = 0.0
             return out
-        np.subtract(self.shapes, features[1:], out=self._diff)
-        np.square(self._diff, out=self._diff)
-        np.sum(self._diff, axis=1, out=self.scores)
-        self.scores *= -self.sharpness / len(BANDS_HZ)
-        self.scores -= self.scores.max()
+        scores = self.scores
+        np.dot(self._proj, features[1:], out=scores)
+        scores -= self._bias
+        scores -= scores.max()
         np.exp(self.scores, out=self.scores)
         self.scores /= self.scores.sum()
         np.multiply(self.scores, self.level, out=out)

@@ -49,6 +49,7 @@ class App:
         self.playback: tuple[Clip, float, float, float] | None = None
         self.listeners: list[Any] = []  # views that want to hear about data changes
         self.avatar: Any = None  # studio.avatar.AvatarDriver, set by main
+        self.voice: Any = None  # studio.voice.VoiceView, set by main
 
     # per frame ---------------------------------------------------------------
     def on_frame(self, t_ms: float, has_face: bool) -> None:
@@ -67,6 +68,8 @@ class App:
             out = self.pipeline.step(frame, t_ms * 0.001)
             self.pred_js.assign(out)
             clean = self.pipeline.clean
+        if self.voice is not None:
+            self.voice.step()
         if self.avatar is not None:
             if has_face:
                 self.avatar.step(frame, clean, t_ms * 0.001)

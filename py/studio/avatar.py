@@ -29,6 +29,15 @@ from mimic.retarget import (
 from studio.dom import by_id, on
 
 MODES = ("auto", "arkit", "model", "rules")
+# A viseme as ARKit mouth shapes, for characters driven by their ARKit morphs. Only shapes
+# that speaking makes: silence shuts them, and leaves a smile or a frown alone.
+VISEME_ARKIT = {
+    "aa": {"jawOpen": 0.7, "mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3},
+    "ih": {"jawOpen": 0.25, "mouthStretchLeft": 0.4, "mouthStretchRight": 0.4},
+    "ou": {"jawOpen": 0.2, "mouthPucker": 0.8, "mouthFunnel": 0.4},
+    "ee": {"jawOpen": 0.2, "mouthStretchLeft": 0.6, "mouthStretchRight": 0.6},
+    "oh": {"jawOpen": 0.45, "mouthFunnel": 0.7},
+}
 MIN_ARKIT = 20  # matched ARKit morphs for a character to count as "perfect sync"
 
 
@@ -57,6 +66,10 @@ class AvatarDriver:
         self._slots = self.buffer[:0]
         self._pose = self.buffer[0:POSE_SLOTS]
         self._last_t: float | None = None
+        self.voice_slots = np.zeros(0, np.intp)
+        self.voice_mix = np.zeros((0, 5), np.float32)
+        self._voice_out = np.zeros(0, np.float32)
+        self._voice_cam = np.zeros(0, np.float32)
         self.listeners: list[Any] = []  # called when a character has loaded (hotkeys)
         on(by_id("avatar-mode"), "change", lambda e: self.choose(str(e.target.value)))
 
@@ -125,7 +138,43 @@ class AvatarDriver:
         self._pose = self.buffer[len(names):]
         self.weights_js = self.view.setLayout("morphs" if mode == "arkit" else "expressions",
                                               names, missing)
+        self._plan_voice(mode, names)
         self._describe(mode, missing)
+
+    def _plan_voice(self, mode: str, names: list[str]) -> None:
+        """Which slots the voice's visemes move, and how much: (slot indices, (k, 5) mix)."""
+        from mimic.retarget import morph_key
+        from mimic.voice import VISEMES
+
+        if mode == "arkit":
+            keys = {morph_key(n): i for i, n in enumerate(names)}
+            shapes = sorted({s for mix in VISEME_ARKIT.values() for s in mix})
+            slots = [(keys[morph_key(s)], s) for s in shapes if morph_key(s) in keys]
+            mix = np.array([[VISEME_ARKIT[v].get(s, 0.0) for v in VISEMES] for _, s in slots],
+                           np.float32).reshape(len(slots), len(VISEMES))
+            self.voice_slots = np.array([i for i, _ in slots], np.intp)
+        else:
+            found = [(names.index(v), k) for k, v in enumerate(VISEMES) if v in names]
+            mix = np.zeros((len(found), len(VISEMES)), np.float32)
+            for row, (_, k) in enumerate(found):
+                mix[row, k] = 1.0
+            self.voice_slots = np.array([i for i, _ in found], np.intp)
+        self.voice_mix = mix
+        self._voice_out = np.zeros(len(self.voice_slots), np.float32)
+        self._voice_cam = np.zeros(len(self.voice_slots), np.float32)
+
+    def _voice(self) -> None:
+        """The mouth from the voice: alone, or deciding when the camera's mouth may move."""
+        voice = getattr(self.app, "voice", None)
+        if voice is None or not voice.active or not len(self.voice_slots):
+            return
+        out = self._voice_out
+        np.dot(self.voice_mix, voice.visemes, out=out)
+        if voice.source != "voice" and voice.visemes.any():  # talking: the camera's shape too
+            cam = self._voice_cam
+            np.take(self.buffer, self.voice_slots, out=cam)
+            np.maximum(cam, out, out=out)
+        np.put(self.buffer, self.voice_slots, out)  # silent: the mouth shuts
 
     def _describe(self, mode: str, missing: list[str]) -> None:
         info = self.info or {}
@@ -161,6 +210,7 @@ class AvatarDriver:
         self.matrix_js.assign_to(self.matrix)
         self._pose[:] = self.pose.step(self.matrix, frame, t)
         self._last_t = t
+        self._voice()
         self.weights_js.assign(self.buffer)
 
     def lost(self, t: float) -> None:
@@ -171,6 +221,7 @@ class AvatarDriver:
         dt = 0.0 if self._last_t is None else min(0.25, max(0.0, t - self._last_t))
         self._last_t = t
         self.buffer *= ease_factor(dt)
+        self._voice()  # the voice still moves the mouth when the face turns away
         self.weights_js.assign(self.buffer)
 
 

@@ -64,8 +64,8 @@ def open_page():
     stack = []
 
     def _open(url: str, video: Path | None = None, fake_ui: bool = True,
-              init_script: str | None = None) -> Page:
-        cm = harness.browser(video, fake_ui=fake_ui)
+              init_script: str | None = None, wav: Path | None = None) -> Page:
+        cm = harness.browser(video, fake_ui=fake_ui, wav=wav)
         browser = cm.__enter__()
         stack.append(cm)
         page = Page(browser.new_page(viewport={"width": 1280, "height": 800}), url)

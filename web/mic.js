@@ -1,0 +1,78 @@
+// The microphone, opt-in: asked for only when the user turns it on. An AudioWorklet writes
+// the samples into a SharedArrayBuffer ring (the page is cross-origin isolated); each camera
+// frame Python copies what is new into one Float32Array made once (read()) and turns it into
+// a few features per 10 ms (mimic/voice.py). No audio is stored or sent anywhere.
+const RING = 1 << 15; // samples: 0.68 s at 48 kHz, far more than one camera frame needs
+
+export class MicError extends Error {}
+
+const MESSAGES = {
+  NotAllowedError: "The microphone was blocked. Allow it for this page (the icon in the address bar) to lip-sync from your voice; the camera carries on without it.",
+  SecurityError: "The microphone was blocked. Allow it for this page to lip-sync from your voice; the camera carries on without it.",
+  NotFoundError: "No microphone was found. Connect one to lip-sync from your voice; the camera carries on without it.",
+  NotReadableError: "The microphone is busy in another app. Close it there and turn the microphone on again; the camera carries on.",
+};
+
+export class Mic {
+  static async start() {
+    if (!navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) {
+      throw new MicError("This browser cannot capture the microphone here; the camera carries on.");
+    }
+    if (!window.crossOriginIsolated) {
+      throw new MicError("The microphone needs the page to be cross-origin isolated; reload it.");
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+        video: false,
+      });
+    } catch (err) {
+      throw new MicError(MESSAGES[err.name] || `The microphone could not be started (${err.name || err}); the camera carries on.`);
+    }
+    const ctx = new AudioContext({ latencyHint: "interactive" });
+    await ctx.audioWorklet.addModule(new URL("./mic-worklet.js", import.meta.url));
+    const ring = new SharedArrayBuffer(8 + 4 * RING);
+    const node = new AudioWorkletNode(ctx, "mimic-mic", { processorOptions: { ring }, numberOfOutputs: 1 });
+    const source = ctx.createMediaStreamSource(stream);
+    source.connect(node);
+    node.connect(ctx.destination); // pulled by the graph; it writes silence to its output
+    if (ctx.state !== "running") await ctx.resume();
+    return new Mic(ctx, stream, ring, source, node);
+  }
+
+  constructor(ctx, stream, ring, source, node) {
+    this.ctx = ctx;
+    this.stream = stream;
+    this.head = new Int32Array(ring, 0, 1);
+    this.data = new Float32Array(ring, 8);
+    this.read_at = Atomics.load(this.head, 0);
+    this.source = source;
+    this.node = node;
+    this.sampleRate = ctx.sampleRate;
+    this.out = new Float32Array(4096); // what Python copies from, each camera frame
+  }
+
+  // Copy the samples written since the last call into this.out (the newest, if more came
+  // than it holds); returns how many.
+  read() {
+    const head = Atomics.load(this.head, 0);
+    let n = (head - this.read_at) | 0;
+    if (n <= 0) return 0;
+    if (n > this.out.length) {
+      this.read_at = (head - this.out.length) | 0;
+      n = this.out.length;
+    }
+    const size = this.data.length;
+    for (let i = 0; i < n; i++) this.out[i] = this.data[((this.read_at + i) >>> 0) % size];
+    this.read_at = head;
+    return n;
+  }
+
+  stop() {
+    this.source.disconnect();
+    this.node.disconnect();
+    for (const t of this.stream.getTracks()) t.stop();
+    return this.ctx.close();
+  }
+}
