@@ -11,8 +11,10 @@ import json
 import harness
 
 # Tests that need CPython-only tools (hypothesis, subprocess, files written by a CLI, pytest
-# fixtures over the real recordings in ../shared, which the browser cannot read).
-NATIVE_ONLY = ("test_modelfile_fuzz", "test_native_only", "test_cli", "test_real_data")
+# fixtures over the real recordings in ../shared, which the browser cannot read, the local
+# server).
+NATIVE_ONLY = ("test_modelfile_fuzz", "test_native_only", "test_cli", "test_real_data",
+               "test_serve")
 
 
 def test_core_suite_passes_in_pyodide(app_url):
