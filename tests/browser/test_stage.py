@@ -170,6 +170,15 @@ def test_humanoid_stands_in_a_rest_pose_with_its_arms_down(app_url, videos, open
                                                             artifacts):
     p = open_studio(open_page, app_url, videos["neutral1"])
     page = p.page
+    hands_down = """() => {
+        const h = mimicAvatar.current.vrm.humanoid;
+        const at = (bone) => h.getRawBoneNode(bone).getWorldPosition(
+            new mimicAvatar.camera.position.constructor());
+        return at('leftHand').y < at('leftUpperArm').y - 0.2
+            && at('rightHand').y < at('rightUpperArm').y - 0.2;
+    }"""
+    assert page.evaluate("mimicAvatar.current.info.kind") == "vrm1"
+    assert page.evaluate(hands_down), "the built-in VRM 1.0 rig still has its arms out"
     page.set_input_files("#avatar-file", str(GODETTE))
     page.wait_for_function("mimicAvatar.current && mimicAvatar.current.info.kind === 'vrm0'",
                            timeout=30_000)
