@@ -4,11 +4,12 @@ microphone on.
 
 Headless Chromium, fake camera (a neutral face, 30 fps), fake microphone playing a file
 made here: a vowel burst of 0.25 s every 1.5 s, silence between. The page's own code is
-instrumented from the outside: the microphone's read() notes when the first loud sample
-of each burst arrived (its place in the ring turned into page time through the audio
-context's clock), the avatar's per-frame hand-over notes when its jaw first opened past 0.1.
-Latency = jaw moving - sound arriving, per burst; the microphone's own hardware delay is not
-included (there is none with a file). Prints medians.
+instrumented from the outside: the microphone's read() notes when the first loud sample of
+each burst reached the page (the newest sample in the ring arrived at the read; each older
+one 1/48000 s earlier), the avatar's per-frame hand-over notes when its jaw first opened past
+0.1. Latency = jaw moving - sound reaching the page, per burst. Not included: the capture
+path before the page (device and browser buffers, about 10-20 ms in a browser) and the
+avatar's next draw. Prints medians.
 
 Usage: .venv/bin/python scripts/bench_voice.py [--seconds 12]
 """
@@ -39,14 +40,14 @@ HOOKS = """() => {
   mic.read = () => {
     const head = Atomics.load(mic.head, 0);
     const n = read();
-    const ctx = mic.ctx, ts = ctx.getOutputTimestamp();
+    const ctx = mic.ctx, now = performance.now();
     for (let i = 0; i < n; i++) {
       const a = Math.abs(mic.out[i]);
       const at = head - n + i;
       if (!loud && a > 0.05) {
         loud = true;
-        const ctxTime = ctx.currentTime - (head - at) / ctx.sampleRate;
-        __onsets.push(ts.performanceTime + (ctxTime - ts.contextTime) * 1000);
+        // the newest sample arrived just now; this one (head - at) samples earlier
+        __onsets.push(now - ((head - at) / ctx.sampleRate) * 1000);
       } else if (loud && a < 0.01) {
         if (!quietSince) quietSince = at;
         if (at - quietSince > 0.3 * ctx.sampleRate) { loud = false; quietSince = 0; }
