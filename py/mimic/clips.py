@@ -32,7 +32,8 @@ from mimic import safejson
 from mimic.blendshapes import COUNT, NAMES
 from mimic.targets import canonical, group_of
 
-__all__ = ["WEIGHT_SLACK", "Clip", "ClipFormatError", "dump_clips", "load_clips"]
+__all__ = ["WEIGHT_SLACK", "Clip", "ClipFormatError", "dump_clips", "first_outside_weights",
+           "load_clips"]
 
 FORMAT = "mimic-clip"
 VERSION = 1
@@ -79,6 +80,15 @@ def _check_fps(fps: Any) -> None:
         raise ClipFormatError(f"clip fps must be a positive number, got {fps!r}")
 
 
+def first_outside_weights(values: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) of the first value outside 0..1 beyond rounding, or None."""
+    outside = (values < -WEIGHT_SLACK) | (values > 1 + WEIGHT_SLACK)
+    if not outside.any():
+        return None
+    row, col = np.argwhere(outside)[0]
+    return int(row), int(col)
+
+
 def _check_arrays(frames: Any, timestamps: Any) -> None:
     if not isinstance(frames, np.ndarray) or frames.dtype != np.float32:
         raise ClipFormatError("clip frames must be a float32 array")
@@ -94,9 +104,9 @@ def _check_arrays(frames: Any, timestamps: Any) -> None:
     if not np.isfinite(frames).all():
         row = int(np.flatnonzero(~np.isfinite(frames).all(axis=1))[0])
         raise ClipFormatError(f"clip frame {row} contains NaN or infinite values")
-    outside = (frames < -WEIGHT_SLACK) | (frames > 1 + WEIGHT_SLACK)
-    if outside.any():
-        row, col = (int(i) for i in np.argwhere(outside)[0])
+    bad = first_outside_weights(frames)
+    if bad is not None:
+        row, col = bad
         raise ClipFormatError(
             f"clip frame {row}: {NAMES[col]} is {float(frames[row, col]):g}; blendshape "
             f"weights lie between 0 and 1, so these are not blendshape weights")

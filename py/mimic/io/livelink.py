@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mimic.blendshapes import ARKIT_NAMES, COUNT, NAMES
-from mimic.clips import WEIGHT_SLACK, Clip, ClipFormatError
+from mimic.clips import Clip, ClipFormatError, first_outside_weights
 
 __all__ = ["STANDARD_RATES", "parse_timecode", "read_labelled_folder", "read_livelink"]
 
@@ -113,9 +113,9 @@ def _values(rows: list[list[str]], lines: list[int], cols: list[int],
     bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if len(bad):
         raise ClipFormatError(f"Live Link CSV row {lines[bad[0]]} has NaN or infinite values")
-    outside = (values < -WEIGHT_SLACK) | (values > 1 + WEIGHT_SLACK)
-    if outside.any():
-        row, col = (int(i) for i in np.argwhere(outside)[0])
+    outside = first_outside_weights(values)
+    if outside is not None:
+        row, col = outside
         raise ClipFormatError(
             f"Live Link CSV row {lines[row]} (frame {row}), column {header[cols[col]]!r}: "
             f"{values[row, col]:g} is not a blendshape weight (they lie between 0 and 1)")
