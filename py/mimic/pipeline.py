@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from mimic.postprocess import Cleanup, CleanupSettings
+from mimic.voice import VISEMES, fuse_mouth
 
 
 class LivePipeline:
@@ -25,6 +26,12 @@ class LivePipeline:
         self.out = np.zeros(2 * n, np.float32)
         self._raw = self.out[:n]
         self._clean = self.out[n:]
+        mouth = model.targets_.slices["mouth"]
+        names = self.names[mouth]
+        self._mouth = self._raw[mouth]
+        self._voice_index = np.array([VISEMES.index(n) if n in VISEMES else 0 for n in names],
+                                     np.intp)
+        self.hears_voice = all(n in VISEMES for n in names) and bool(names)
 
     @property
     def clean(self) -> np.ndarray:
@@ -40,9 +47,17 @@ class LivePipeline:
                 groups[i] = group
         return groups
 
-    def step(self, frame: np.ndarray, t: float) -> np.ndarray:
-        """Predict and clean one frame taken at `t` seconds; returns the [raw | clean] buffer."""
+    def step(self, frame: np.ndarray, t: float, voice: np.ndarray | None = None,
+             source: str = "both") -> np.ndarray:
+        """Predict and clean one frame taken at `t` seconds; returns the [raw | clean] buffer.
+
+        With `voice` (viseme weights from the microphone, mimic.voice) the mouth outputs are
+        fused with it before the clean-up, so the dead zone, smoothing and the mouth budget
+        with the expression apply to the result as to the camera's.
+        """
         self.model.predict_one(frame, out=self._raw)
+        if voice is not None and self.hears_voice:
+            fuse_mouth(self._mouth, voice, self._voice_index, source)
         self.cleanup.step(self._raw, t, out=self._clean)
         return self.out
 

@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-__all__ = ["BANDS_HZ", "VISEMES", "VoiceFeatures", "VoiceMouth", "mouth_opening"]
+__all__ = ["BANDS_HZ", "SOURCES", "VISEMES", "VoiceFeatures", "VoiceMouth", "fuse_mouth",
+           "mouth_opening"]
 
 VISEMES = ("aa", "ih", "ou", "ee", "oh")
 BANDS_HZ = ((250, 500), (500, 900), (900, 1500), (1500, 2500), (2500, 3800))
@@ -26,6 +27,27 @@ FEATURES = 1 + len(BANDS_HZ)  # level (dB), then each band's log energy less the
 # How far each viseme opens the jaw (an avatar's "aa" is the widest): used to mix visemes
 # into one jaw opening, and to compare mouths.
 OPENING = np.array([1.0, 0.4, 0.35, 0.45, 0.7], np.float32)
+
+
+SOURCES = ("both", "voice", "camera")
+
+
+def fuse_mouth(mouth: np.ndarray, voice: np.ndarray, index: np.ndarray, source: str) -> None:
+    """Mix the voice's visemes into a model's mouth outputs, in place, before the clean-up.
+
+    `index[i]` is the voice viseme for mouth output i. "voice": the voice alone. "both": the
+    voice decides when the mouth moves (silent: shut, whatever the camera reads), and while
+    it speaks each viseme is the larger of the two. "camera": unchanged.
+    """
+    if source == "camera":
+        return
+    if source == "voice" or not voice.any():
+        np.take(voice, index, out=mouth)
+        return
+    for i in range(len(mouth)):  # a handful of visemes: cheaper than a temporary array
+        v = voice[index[i]]
+        if v > mouth[i]:
+            mouth[i] = v
 
 
 def mouth_opening(visemes: np.ndarray) -> float:

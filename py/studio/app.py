@@ -65,7 +65,10 @@ class App:
         self.display_js.assign(frame)
         clean = None
         if self.pipeline is not None and has_face:
-            out = self.pipeline.step(frame, t_ms * 0.001)
+            voice = self.voice
+            heard = voice.visemes if voice is not None and voice.active else None
+            out = self.pipeline.step(frame, t_ms * 0.001, heard,
+                                     voice.source if voice is not None else "camera")
             self.pred_js.assign(out)
             clean = self.pipeline.clean
         if self.voice is not None:

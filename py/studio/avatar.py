@@ -153,6 +153,10 @@ class AvatarDriver:
             mix = np.array([[VISEME_ARKIT[v].get(s, 0.0) for v in VISEMES] for _, s in slots],
                            np.float32).reshape(len(slots), len(VISEMES))
             self.voice_slots = np.array([i for i, _ in slots], np.intp)
+        elif mode == "model" and getattr(self.app.pipeline, "hears_voice", False):
+            # the model's mouth is fused with the voice before its clean-up (LivePipeline)
+            mix = np.zeros((0, len(VISEMES)), np.float32)
+            self.voice_slots = np.zeros(0, np.intp)
         else:
             found = [(names.index(v), k) for k, v in enumerate(VISEMES) if v in names]
             mix = np.zeros((len(found), len(VISEMES)), np.float32)

@@ -2,7 +2,10 @@
 
 import numpy as np
 
-from mimic.voice import VISEMES, VoiceFeatures, VoiceMouth, mouth_opening
+from mimic.model import ExpressionModel
+from mimic.pipeline import LivePipeline
+from mimic.synthetic import make_dataset
+from mimic.voice import VISEMES, VoiceFeatures, VoiceMouth, fuse_mouth, mouth_opening
 
 RATE = 48000
 FORMANTS = {"aa": (730, 1090, 2440), "ih": (390, 1990, 2550), "ou": (300, 870, 2240),
@@ -62,3 +65,32 @@ def test_chunks_of_any_size_give_the_same_features():
     odd = run(signal, chunk=137)
     assert np.allclose(one, odd[: len(one)], atol=1e-5)
     assert len(one) == len(signal) // 480
+
+
+def test_fusing_the_voice_into_the_mouth():
+    index = np.array([0, 2, 4], np.intp)  # the model's mouth outputs: aa, ou, oh
+    silent, talking = np.zeros(5, np.float32), np.array([0.6, 0, 0.1, 0, 0.3], np.float32)
+    camera = np.array([0.2, 0.3, 0.05], np.float32)
+    for source, voice, want in (("camera", talking, camera), ("voice", talking, [0.6, 0.1, 0.3]),
+                                ("both", silent, [0, 0, 0]), ("both", talking, [0.6, 0.3, 0.3])):
+        mouth = camera.copy()
+        fuse_mouth(mouth, voice, index, source)
+        assert np.allclose(mouth, want), (source, mouth)
+
+
+def test_the_live_pipeline_cleans_up_the_fused_mouth():
+    clips = make_dataset(people=1, sessions=1, takes=1, seconds=1.0, seed=2,
+                         labels=("neutral", "happy", "aa", "ou"))
+    model = ExpressionModel(max_iter=30).fit(clips)
+    pipe = LivePipeline(model)
+    assert pipe.hears_voice
+    aa = model.targets_.names.index("aa")
+    frame = next(c for c in clips if c.labels == ("aa",)).frames[10]
+    voice = np.zeros(5, np.float32)
+    for i in range(30):  # the camera sees "aa", but the voice is silent: the mouth shuts
+        out = pipe.step(frame, i / 30, voice, "both")
+    assert out[aa] == 0.0 and pipe.clean[aa] == 0.0
+    voice[VISEMES.index("aa")] = 0.9
+    for i in range(30, 60):
+        pipe.step(frame, i / 30, voice, "voice")
+    assert pipe.clean[aa] > 0.5
