@@ -341,7 +341,7 @@ export class AvatarView {
     this._last = t0;
     const drive = !this.hold && this.input;
     if (drive) this._applyPose(cur);
-    if (cur.body) cur.body.update(dt, ...this._pose);
+    if (cur.body) cur.body.update(dt, this._pose);
     if (drive && this.mode === "expressions") this._applyWeights(cur);
     if (this.forced && cur.vrm && this.mode !== "morphs") this._applyForced(cur);
     if (cur.vrm) cur.vrm.update(dt); // VRM expressions rewrite the morphs they bind ...

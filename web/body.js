@@ -43,11 +43,13 @@ export class Body {
     if (b.rightHand) b.rightHand.rotation.set(0, 0, 0.1 * f);
   }
 
-  // dt in seconds; the head's turn in radians (pitch x, yaw y, roll z), spread over the bones.
-  update(dt, x, y, z) {
+  // dt in seconds; pose: the head's turn in radians [pitch x, yaw y, roll z], spread over
+  // the bones.
+  update(dt, pose) {
     this.t += dt;
-    x *= this.f;
-    z *= this.f;
+    const x = pose[0] * this.f;
+    const y = pose[1];
+    const z = pose[2] * this.f;
     const breath = Math.sin((2 * Math.PI * this.t) / BREATH_S);
     const sway = Math.sin((2 * Math.PI * this.t) / SWAY_S);
     const b = this.b;

@@ -45,5 +45,7 @@ channel.postMessage({ type: "hello" });
 window.addEventListener("pagehide", () => channel.postMessage({ type: "bye" }));
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
-  channel.postMessage({ type: "key", key: e.key, code: e.code, shift: e.shiftKey });
+  // digits by their position, as the studio page reads them (studio/hotkeys.py)
+  const key = e.code.startsWith("Digit") ? e.code.slice(5) : e.key;
+  channel.postMessage({ type: "key", key, shift: e.shiftKey });
 });

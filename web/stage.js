@@ -51,12 +51,13 @@ export class StageLink {
   }
 }
 
+const DEFAULT_PREFS = { background: "transparent", color: "#1d2230", camera: true, mirror: true };
+
 export function prefs() {
   try {
-    return { background: "transparent", color: "#1d2230", camera: true, mirror: true,
-      ...JSON.parse(localStorage.getItem(PREFS) || "{}") };
+    return { ...DEFAULT_PREFS, ...JSON.parse(localStorage.getItem(PREFS) || "{}") };
   } catch {
-    return { background: "transparent", color: "#1d2230", camera: true, mirror: true };
+    return { ...DEFAULT_PREFS };
   }
 }
 

@@ -22,6 +22,7 @@ import numpy as np
 from mimic.clips import Clip
 from mimic.evaluate import Report, evaluate_many, hints, macro_f1, number_takes, take_title
 from mimic.targets import TargetSet, canonical
+from mimic.trainjob import scaled_progress
 
 __all__ = ["HONEST_NOTE", "cross_validate", "take_folds"]
 
@@ -62,7 +63,7 @@ def cross_validate(clips: Sequence[Clip], make_model: Callable[[], Any],
     for k, held in enumerate(folds):
         held_set = set(held)
         train = [c for i, c in enumerate(clips) if i not in held_set]
-        fold_progress = _scaled(progress, k / len(folds), (k + 1) / len(folds),
+        fold_progress = scaled_progress(progress, k / len(folds), (k + 1) / len(folds),
                                 f"Testing on held-out takes ({k + 1} of {len(folds)})")
         pairs.append((make_model().fit(train, progress=fold_progress), [clips[i] for i in held]))
     names = {tuple(m.targets_.names) for m, _ in pairs}
@@ -98,9 +99,3 @@ def _fold_scores(report: Report, n_folds: int) -> None:
     scores = [f["macro_f1"] for f in report.folds]
     report.macro_f1 = float(np.mean(scores))
     report.macro_f1_worst = float(np.min(scores))
-
-
-def _scaled(progress: Progress | None, lo: float, hi: float, message: str) -> Progress | None:
-    if progress is None:
-        return None
-    return lambda f, _msg, loss=None: progress(lo + (hi - lo) * float(f), message, loss)

@@ -152,7 +152,7 @@ class ExpressionModel:
             raise ValueError("training needs clips of at least two different targets")
         self.targets_ = targets
         self.reference_ = self._reference(clips)
-        x, y, w = self._design(clips, targets)
+        x, y, w, recorded = self._design(clips, targets)
         if progress:
             progress(0.02, f"Training on {len(x)} frames", None)
         self.mean_ = x.mean(axis=0)
@@ -166,8 +166,8 @@ class ExpressionModel:
         self.offset_ = np.zeros(COUNT, np.float32)
         self.training_ = {
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "frames": int(sum(len(c.frames) for c in clips)), "frames_used": self._recorded_rows,
-            "augmented_frames": len(x) - self._recorded_rows,
+            "frames": int(sum(len(c.frames) for c in clips)), "frames_used": recorded,
+            "augmented_frames": len(x) - recorded,
             "iterations": int(self.n_iter_), "loss": float(self.loss_),
             "seconds": round(time.perf_counter() - t0, 3),
         }
@@ -182,8 +182,9 @@ class ExpressionModel:
         return np.mean(list(means.values()), axis=0).astype(np.float32)
 
     def _design(self, clips: list[Clip], targets: TargetSet
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Training matrix, 0/1 targets and per-target sample weights (0 = not described)."""
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Training matrix, 0/1 targets, per-target sample weights (0 = not described), and
+        how many of the rows are recorded frames (the rest are augmented copies)."""
         shift = {}
         if self.calibrate_sessions:
             shift = {s: self.reference_ - m for s, m in _session_neutrals(clips).items()}
@@ -217,8 +218,7 @@ class ExpressionModel:
         y = np.concatenate(ys).astype(np.float64)
         w = np.concatenate(ws).astype(np.float64)
         w *= _balance(np.concatenate(groups))[:, None]
-        self._recorded_rows = real
-        return x, y, w
+        return x, y, w, real
 
     def _copies(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Varied copies of a clip's frames for the expression head (none for blinks)."""

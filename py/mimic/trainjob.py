@@ -32,10 +32,13 @@ def check_trainable(clips: list[Clip]) -> TargetSet:
     return TargetSet.from_labels(recorded)
 
 
-def _scaled(progress: Progress | None, lo: float, hi: float) -> Progress | None:
+def scaled_progress(progress: Progress | None, lo: float, hi: float,
+                    message: str | None = None) -> Progress | None:
+    """A part of a job's progress: fractions mapped into lo..hi, messages kept or replaced."""
     if progress is None:
         return None
-    return lambda f, msg, loss=None: progress(lo + (hi - lo) * float(f), msg, loss)
+    return lambda f, msg, loss=None: progress(lo + (hi - lo) * float(f),
+                                              msg if message is None else message, loss)
 
 
 def train_clips(clips: list[Clip], options: dict[str, Any] | None = None,
@@ -48,9 +51,9 @@ def train_clips(clips: list[Clip], options: dict[str, Any] | None = None,
     options = dict(options or {})
     targets = check_trainable(clips)
     result = cross_validate(clips, lambda: ExpressionModel(**options),
-                            _scaled(progress, 0.0, 0.7))
+                            scaled_progress(progress, 0.0, 0.7))
     report = result.to_dict() if result is not None else None
-    model = ExpressionModel(**options).fit(clips, progress=_scaled(progress, 0.7, 0.98))
+    model = ExpressionModel(**options).fit(clips, progress=scaled_progress(progress, 0.7, 0.98))
     summary = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "targets": list(targets.names),

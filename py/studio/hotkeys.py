@@ -45,10 +45,9 @@ class HotkeysView:
             event.preventDefault()
 
     def press(self, key: str, shift: bool = False) -> bool:
-        key = str(key)
-        if key.startswith("Digit"):
-            key = key[5:]
-        handled = self.keys.press(key, bool(shift))
+        """A key from this page or the stage window (both send digits by their position, so
+        any keyboard layout works)."""
+        handled = self.keys.press(str(key), bool(shift))
         if handled:
             self.apply()
         return handled

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mimic.voice import VISEMES, VoiceFeatures, VoiceMouth, mouth_opening
+from mimic.voice import SOURCES, VISEMES, VoiceFeatures, VoiceMouth, mouth_opening
 from studio.app import App
 from studio.dom import by_id, on
 
-SOURCES = ("both", "voice", "camera")
 READ = 4096  # web/mic.js: samples copied per camera frame at most
 
 
