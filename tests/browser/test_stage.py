@@ -146,7 +146,7 @@ def test_full_window_mode_shows_the_avatar_alone(app_url, videos, open_page, art
     page.click("#btn-full")
     box = page.locator("#avatar").bounding_box()
     assert box == {"x": 0, "y": 0, "width": 1280, "height": 800}
-    for hidden in ("#tab-record", "#view-record", "#camera", "#btn-stage"):
+    for hidden in ("#tab-record", "#view-record", "#camera", "#btn-stage", "#perf"):
         assert not page.locator(hidden).is_visible(), hidden
     page.screenshot(path=str(artifacts / "stage-full-window.png"))
     page.keyboard.press("Escape")
