@@ -7,7 +7,12 @@ with a message naming the problem instead of quietly training a model on garbage
 JSON is for people and other tools. The binary format is compact and checksummed:
 
     b"MIMICCLP" | u16 version | u32 header length | header JSON (utf-8)
-    | frames float32 LE (n x 52) | timestamps float64 LE (n) | u32 CRC32 of all the above
+    | frames float32 LE (n x 52) | timestamps float64 LE (n)
+    | [audio features float32 LE (n x 6), when the header says "audio": 6]
+    | u32 CRC32 of all the above
+
+A take recorded with the microphone on keeps the voice's features frame by frame
+(`mimic.voice`: level and five band shapes, never the sound itself); older files have none.
 
 `dump_clips` stores many clips in one container:
 
@@ -31,6 +36,7 @@ import numpy as np
 from mimic import safejson
 from mimic.blendshapes import COUNT, NAMES
 from mimic.targets import canonical, group_of
+from mimic.voice import FEATURES as AUDIO_FEATURES
 
 __all__ = ["WEIGHT_SLACK", "Clip", "ClipFormatError", "dump_clips", "first_outside_weights",
            "load_clips"]
@@ -130,6 +136,7 @@ class Clip:
     session_id: str
     created_at: str
     name: str = ""
+    audio: np.ndarray | None = None  # (n, 6) voice features per frame, or None
 
     def __post_init__(self) -> None:
         if isinstance(self.labels, str):
@@ -139,6 +146,8 @@ class Clip:
         try:
             self.frames = np.asarray(self.frames, dtype=np.float32)
             self.timestamps = np.asarray(self.timestamps, dtype=np.float64)
+            if self.audio is not None:
+                self.audio = np.asarray(self.audio, dtype=np.float32)
         except (TypeError, ValueError):
             raise ClipFormatError("clip frames and timestamps must be arrays of numbers") from None
 
@@ -147,14 +156,16 @@ class Clip:
             return NotImplemented
         return (self._meta() == other._meta()
                 and _same_array(self.frames, other.frames)
-                and _same_array(self.timestamps, other.timestamps))
+                and _same_array(self.timestamps, other.timestamps)
+                and (self.audio is None) == (other.audio is None)
+                and (self.audio is None or _same_array(self.audio, other.audio)))
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by content
 
     @classmethod
     def from_frames(cls, labels: str | Iterable[str], frames: Any, fps: float = 30.0,
                     session_id: str = "s0", take_id: str | None = None, *,
-                    timestamps: Any = None, name: str = "") -> Clip:
+                    timestamps: Any = None, name: str = "", audio: Any = None) -> Clip:
         """A clip from code: labels canonicalised, timestamps at `fps` unless given, new ids."""
         labels = (labels,) if isinstance(labels, str) else tuple(labels)
         try:
@@ -166,7 +177,8 @@ class Clip:
         if timestamps is None:
             timestamps = np.arange(len(frames), dtype=np.float64) / float(fps)
         clip = cls(labels, frames, np.array(timestamps, dtype=np.float64), float(fps),
-                   take_id or uuid.uuid4().hex, session_id, _now_iso(), name)
+                   take_id or uuid.uuid4().hex, session_id, _now_iso(), name,
+                   None if audio is None else np.array(audio, dtype=np.float32, copy=True))
         clip.validate()
         return clip
 
@@ -175,6 +187,7 @@ class Clip:
         _check_labels(self.labels)
         _check_fps(self.fps)
         _check_arrays(self.frames, self.timestamps)
+        _check_audio(self.audio, len(self.frames))
         for key in ("take_id", "session_id", "created_at", "name"):
             if not isinstance(getattr(self, key), str):
                 raise ClipFormatError(f"clip {key} must be a string")
@@ -199,6 +212,8 @@ class Clip:
         data = {"format": FORMAT, "version": VERSION, **self._meta(),
                 "timestamps": self.timestamps.tolist(),
                 "frames": self.frames.astype(np.float64).tolist()}
+        if self.audio is not None:
+            data["audio"] = self.audio.astype(np.float64).tolist()
         return json.dumps(data, allow_nan=False, separators=(",", ":"))
 
     @classmethod
@@ -221,18 +236,26 @@ class Clip:
         if frames.ndim == 1 and frames.size == 0:
             frames = frames.reshape(0, COUNT)
         timestamps = _numbers(data["timestamps"], np.float64, "timestamps")
-        return _from_meta(data, frames, timestamps)
+        audio = None
+        if data.get("audio") is not None:
+            audio = _numbers(data["audio"], np.float32, "audio")
+            if audio.ndim == 1 and audio.size == 0:
+                audio = audio.reshape(0, AUDIO_FEATURES)
+        return _from_meta(data, frames, timestamps, audio)
 
     # Binary ----------------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
         self.validate()
-        header = json.dumps({**self._meta(), "n": len(self.frames)}, allow_nan=False,
-                            separators=(",", ":")).encode()
+        meta = {**self._meta(), "n": len(self.frames)}
+        if self.audio is not None:
+            meta["audio"] = AUDIO_FEATURES
+        header = json.dumps(meta, allow_nan=False, separators=(",", ":")).encode()
         body = b"".join((
             _PREFIX.pack(CLIP_MAGIC, VERSION, len(header)), header,
             self.frames.astype(_F32, copy=False).tobytes(),
             self.timestamps.astype(_F64, copy=False).tobytes(),
+            b"" if self.audio is None else self.audio.astype(_F32, copy=False).tobytes(),
         ))
         return body + _U32.pack(zlib.crc32(body))
 
@@ -246,15 +269,37 @@ class Clip:
             raise ClipFormatError("clip is truncated: header cut short")
         meta = _parse_header(data[_PREFIX.size:start])
         n = meta.get("n") if meta else None
-        expected = start + n * COUNT * 4 + n * 8 + 4 if _is_count(n) else None
+        cols = meta.get("audio", 0) if meta else 0
+        if cols not in (0, AUDIO_FEATURES) or isinstance(cols, bool):
+            raise ClipFormatError(f"clip header has {cols!r} audio features per frame; this "
+                                  f"Mimic records {AUDIO_FEATURES}")
+        expected = start + n * (COUNT + cols) * 4 + n * 8 + 4 if _is_count(n) else None
         _check_crc(data, expected, "clip")
         if meta is None:
             raise ClipFormatError("clip header is not a valid JSON object")
         if expected is None:
             raise ClipFormatError(f"clip header has an invalid frame count {n!r}")
         frames = np.frombuffer(data, _F32, n * COUNT, start).reshape(n, COUNT).astype(np.float32)
-        times = np.frombuffer(data, _F64, n, start + n * COUNT * 4).astype(np.float64)
-        return _from_meta(meta, frames, times)
+        at = start + n * COUNT * 4
+        times = np.frombuffer(data, _F64, n, at).astype(np.float64)
+        audio = None
+        if cols:
+            audio = np.frombuffer(data, _F32, n * cols, at + n * 8).reshape(n, cols).astype(
+                np.float32)
+        return _from_meta(meta, frames, times, audio)
+
+
+def _check_audio(audio: Any, n: int) -> None:
+    if audio is None:
+        return
+    if not isinstance(audio, np.ndarray) or audio.dtype != np.float32:
+        raise ClipFormatError("clip audio features must be a float32 array")
+    if audio.shape != (n, AUDIO_FEATURES):
+        raise ClipFormatError(f"clip has {n} frames but audio features of shape {audio.shape}; "
+                              f"expected ({n}, {AUDIO_FEATURES})")
+    if not np.isfinite(audio).all():
+        row = int(np.flatnonzero(~np.isfinite(audio).all(axis=1))[0])
+        raise ClipFormatError(f"clip frame {row}: audio features contain NaN or infinite values")
 
 
 def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
@@ -282,14 +327,15 @@ def _numbers(value: Any, dtype: type, what: str) -> np.ndarray:
         return raw.astype(dtype)
 
 
-def _from_meta(meta: dict, frames: np.ndarray, timestamps: np.ndarray) -> Clip:
+def _from_meta(meta: dict, frames: np.ndarray, timestamps: np.ndarray,
+               audio: np.ndarray | None = None) -> Clip:
     for key, kind in _META_FIELDS.items():
         if key not in meta:
             raise ClipFormatError(f"clip is missing {key!r}")
         if not isinstance(meta[key], kind) or isinstance(meta[key], bool):
             raise ClipFormatError(f"clip {key!r} has the wrong type")
     clip = Clip(tuple(meta["labels"]), frames, timestamps, float(meta["fps"]), meta["take_id"],
-                meta["session_id"], meta["created_at"], meta["name"])
+                meta["session_id"], meta["created_at"], meta["name"], audio)
     return clip.validate()
 
 

@@ -384,3 +384,62 @@ def test_deeply_nested_json_is_refused_not_parsed():
     hostile = "[" * 5000 + "]" * 5000
     with pytest.raises(ClipFormatError, match="not valid JSON"):
         Clip.from_json(hostile)
+
+
+# Voice features recorded with a take ---------------------------------------------------------
+
+def voice_rows(n=7, seed=3):
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(0.0, 2.0, (n, 6)).astype(np.float32)
+    rows[:, 0] = rng.uniform(-90.0, -10.0, n)  # level in dB
+    return rows
+
+
+def test_audio_features_round_trip_in_both_formats():
+    clip = make_clip(audio=voice_rows())
+    for back in (Clip.from_bytes(clip.to_bytes()), Clip.from_json(clip.to_json())):
+        assert back == clip
+        assert back.audio.dtype == np.float32 and back.audio.shape == (7, 6)
+    plain = make_clip()
+    back = load_clips(dump_clips([clip, plain]))
+    assert back == [clip, plain] and back[1].audio is None
+
+
+def test_audio_features_cost_six_floats_a_frame_and_no_sound():
+    plain, voiced = make_clip(n=300), make_clip(n=300, audio=voice_rows(300))
+    extra = len(voiced.to_bytes()) - len(plain.to_bytes())
+    assert extra == 300 * 6 * 4 + len(',"audio":6')
+    assert plain != voiced
+
+
+def test_files_without_audio_still_load():
+    clip = make_clip()
+    data = with_frames(clip)  # a file as written before takes kept voice features
+    assert Clip.from_bytes(data).audio is None
+    assert Clip.from_json(clip.to_json()).audio is None
+
+
+@pytest.mark.parametrize("rows, message", [
+    (voice_rows(5), r"7 frames but audio features of shape \(5, 6\)"),
+    (np.zeros((7, 4), np.float32), r"shape \(7, 4\)"),
+])
+def test_audio_features_must_match_the_frames(rows, message):
+    with pytest.raises(ClipFormatError, match=message):
+        make_clip(audio=rows)
+
+
+def test_audio_features_must_be_finite():
+    rows = voice_rows()
+    rows[2, 1] = np.nan
+    with pytest.raises(ClipFormatError, match="frame 2: audio features contain NaN"):
+        make_clip(audio=rows)
+
+
+def test_binary_audio_column_count_is_checked():
+    clip = make_clip()
+    data = raw_clip({**meta_of(clip), "audio": 5}, clip.frames, clip.timestamps)
+    with pytest.raises(ClipFormatError, match="5 audio features per frame"):
+        Clip.from_bytes(data)
+    data = raw_clip({**meta_of(clip), "audio": 6}, clip.frames, clip.timestamps)
+    with pytest.raises(ClipFormatError, match="truncated"):
+        Clip.from_bytes(data)
