@@ -339,7 +339,7 @@ def _segments(mask: np.ndarray, seconds: np.ndarray, gap_s: float = 0.25,
 
 
 def _natural_blinks(frames: np.ndarray) -> np.ndarray:
-    from mimic.model import blink_mask
+    from mimic.trainingdata import blink_mask
 
     return blink_mask(frames, 0.45)
 

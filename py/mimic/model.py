@@ -36,6 +36,15 @@ from mimic.clips import Clip
 from mimic.network import HeadNet
 from mimic.targets import EYES, MOUTH, TargetSet, canonical, group_of
 from mimic.tfjs import DenseLayer
+from mimic.trainingdata import (
+    balance,
+    blink_mask,
+    blink_threshold,
+    clip_targets,
+    dedup,
+    session_neutrals,
+    trimmed,
+)
 
 __all__ = ["HEAD_REGIONS", "ExpressionModel", "blink_mask", "clip_targets", "head_mask"]
 
@@ -52,7 +61,6 @@ HEAD_REGIONS: dict[str, tuple[str, ...]] = {
     "mouth": tuple(n for n in NAMES if n.startswith(("mouth", "jaw")) or n == "cheekPuff"),
     "eyes": tuple(n for n in NAMES if n.startswith(_EYELIDS)),
 }
-_BLINK = np.array([INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]])
 
 
 def head_mask(group: str) -> np.ndarray:
@@ -60,49 +68,6 @@ def head_mask(group: str) -> np.ndarray:
     mask = np.zeros(COUNT, bool)
     mask[[INDEX[n] for n in HEAD_REGIONS[group]]] = True
     return mask
-
-
-def clip_targets(clip: Clip, targets: TargetSet) -> np.ndarray:
-    """The 0/1 target row a clip stands for, in `targets.names` order.
-
-    A clip without an expression label shows a neutral face (a viseme said with a still face,
-    a blink), so it teaches "neutral" whenever neutral is a target.
-    """
-    row = np.zeros(len(targets.names), np.float32)
-    labels = [canonical(label) for label in clip.labels]
-    if not any(group_of(label) == "expression" for label in labels) and targets.expressions:
-        labels.append("neutral")
-    for label in labels:
-        if label in targets.names:
-            row[targets.names.index(label)] = 1.0
-    return row
-
-
-def blink_mask(frames: np.ndarray, threshold: float) -> np.ndarray:
-    """Frames whose eyes are closed beyond `threshold` (natural blinks inside other takes)."""
-    return frames[:, _BLINK].max(axis=1) > threshold
-
-
-def _dedup(frames: np.ndarray, tol: float) -> np.ndarray:
-    """Indices of frames that differ from the last kept one by more than `tol` somewhere."""
-    if tol <= 0 or len(frames) < 2:
-        return np.arange(len(frames))
-    keep = [0]
-    last = frames[0]
-    for i in range(1, len(frames)):
-        if np.abs(frames[i] - last).max() > tol:
-            keep.append(i)
-            last = frames[i]
-    return np.asarray(keep)
-
-
-def _trimmed(clip: Clip, start_s: float, end_s: float) -> np.ndarray:
-    """Indices of a clip's frames outside the reaction time at its start and end."""
-    t = clip.timestamps
-    if len(t) == 0:
-        return np.arange(0)
-    inside = np.flatnonzero((t >= t[0] + start_s) & (t <= t[-1] - end_s))
-    return inside if len(inside) >= max(3, len(t) // 2) else np.arange(len(t))
 
 
 class ExpressionModel:
@@ -176,7 +141,7 @@ class ExpressionModel:
 
     def _reference(self, clips: list[Clip]) -> np.ndarray:
         """The average neutral face over sessions: the point every session is moved onto."""
-        means = _session_neutrals(clips)
+        means = session_neutrals(clips)
         if not means:
             return np.zeros(COUNT, np.float32)
         return np.mean(list(means.values()), axis=0).astype(np.float32)
@@ -187,16 +152,16 @@ class ExpressionModel:
         how many of the rows are recorded frames (the rest are augmented copies)."""
         shift = {}
         if self.calibrate_sessions:
-            shift = {s: self.reference_ - m for s, m in _session_neutrals(clips).items()}
-        blink_at = _blink_threshold(clips)
+            shift = {s: self.reference_ - m for s, m in session_neutrals(clips).items()}
+        blink_at = blink_threshold(clips)
         eyes = targets.slices["eyes"]
         rng = np.random.default_rng(self.seed)
         xs, ys, ws, groups = [], [], [], []
         real = 0
         for clip in clips:
-            idx = _trimmed(clip, self.trim_start_s, self.trim_end_s)
+            idx = trimmed(clip, self.trim_start_s, self.trim_end_s)
             frames = clip.frames[idx]
-            frames = frames[_dedup(frames, self.dedup)]
+            frames = frames[dedup(frames, self.dedup)]
             if clip.session_id in shift:
                 frames = frames + shift[clip.session_id]
             row = clip_targets(clip, targets)
@@ -217,7 +182,7 @@ class ExpressionModel:
         x = np.concatenate(xs).astype(np.float64)
         y = np.concatenate(ys).astype(np.float64)
         w = np.concatenate(ws).astype(np.float64)
-        w *= _balance(np.concatenate(groups))[:, None]
+        w *= balance(np.concatenate(groups))[:, None]
         return x, y, w, real
 
     def _copies(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -423,36 +388,3 @@ def _activate(z: np.ndarray, activation: str) -> None:
 
 def _width(sl: slice) -> int:
     return sl.stop - sl.start
-
-
-def _session_neutrals(clips: list[Clip]) -> dict[str, np.ndarray]:
-    """Median neutral face per session, from clips labelled neutral (and nothing else)."""
-    by_session: dict[str, list[np.ndarray]] = {}
-    for clip in clips:
-        if [canonical(lb) for lb in clip.labels] == ["neutral"]:
-            by_session.setdefault(clip.session_id, []).append(clip.frames)
-    return {s: np.median(np.concatenate(f), axis=0).astype(np.float32)
-            for s, f in by_session.items()}
-
-
-def _blink_threshold(clips: list[Clip]) -> float:
-    """Eyelid level halfway between open (neutral takes) and shut (blink takes).
-
-    Without blink takes, fall back to a level MediaPipe reaches only with the eyes shut.
-    """
-    shut = [c.frames[:, _BLINK].max(axis=1) for c in clips
-            if any(group_of(canonical(lb)) == "eyes" for lb in c.labels)]
-    rest = [c.frames[:, _BLINK].max(axis=1) for c in clips
-            if not any(group_of(canonical(lb)) == "eyes" for lb in c.labels)]
-    if not shut or not rest:
-        return 0.45
-    open_level = float(np.median(np.concatenate(rest)))
-    shut_level = float(np.percentile(np.concatenate(shut), 75))
-    return max(open_level + 0.5 * (shut_level - open_level), open_level + 0.05)
-
-
-def _balance(groups: np.ndarray) -> np.ndarray:
-    """Sample weights giving every label set the same total weight, mean 1."""
-    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    w = 1.0 / counts[inverse]
-    return w * (len(w) / w.sum())
