@@ -5,9 +5,12 @@
     python -m mimic train takes/ -o face.mimic     (Live Link CSVs in takes/<label>/)
     python -m mimic evaluate face.mimic heldout/*.json
     python -m mimic predict face.mimic take.json [--clean] [-o weights.csv]
+    python -m mimic export-tfjs face.mimic -o tfjs/   (model.json + model.weights.bin)
     python -m mimic synth -o clips/          (synthetic clips, to try things out)
 
 A model trained here loads in the page (Train > Import model) and the other way round.
+Takes recorded with the microphone on carry voice features: `train` then learns the voice
+too, and `evaluate`, `predict` and `export-tfjs` carry it.
 Every error a user can cause ends in one line on stderr and exit status 2, never a traceback.
 """
 
@@ -15,14 +18,17 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mimic import modelfile
 from mimic.clips import Clip, ClipFormatError, dump_clips, load_clips
+from mimic.voice import VISEMES
 
 __all__ = ["main", "read_clips"]
 
@@ -143,18 +149,45 @@ def cmd_predict(args: argparse.Namespace) -> None:
     out = open(args.output, "w", newline="") if args.output else sys.stdout  # noqa: SIM115
     try:
         writer = csv.writer(out)
-        writer.writerow(["clip", "frame", "time", *names])
+        voiced = model.voice_ is not None
+        writer.writerow(["clip", "frame", "time", *names,
+                         *(f"voice_{v}" for v in VISEMES if voiced)])
         for n, clip in enumerate(read_clips(args.clips, args.label)):
             pred = model.predict(clip.frames)
             if args.clean:
                 cleanup = Cleanup(model.targets_)
                 pred = np.stack([cleanup.step(p, float(t)).copy()
                                  for p, t in zip(pred, clip.timestamps, strict=True)])
+            voice = _voice_columns(model, clip) if voiced else None
             for i, (t, row) in enumerate(zip(clip.timestamps, pred, strict=True)):
-                writer.writerow([clip.name or n, i, f"{t:.4f}", *(f"{v:.4f}" for v in row)])
+                tail = [] if voice is None else voice[i]
+                writer.writerow([clip.name or n, i, f"{t:.4f}", *(f"{v:.4f}" for v in row),
+                                 *tail])
     finally:
         if out is not sys.stdout:
             out.close()
+
+
+def _voice_columns(model: Any, clip: Clip) -> list[list[str]]:
+    """The learned voice's visemes per frame, as live (empty for a take without sound)."""
+    if clip.audio is None:
+        return [[""] * len(VISEMES)] * len(clip.frames)
+    mouth = model.voice_.mouth(hop_s=1.0 / clip.fps)
+    out = np.zeros(len(VISEMES), np.float32)
+    return [[f"{v:.4f}" for v in mouth.step(row, out)] for row in clip.audio]
+
+
+def cmd_export_tfjs(args: argparse.Namespace) -> None:
+    from mimic.tfjsmodel import to_tfjs
+
+    model = _load_model(args.model)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    model_json, weights = to_tfjs(model)
+    (out / "model.json").write_text(json.dumps(model_json, indent=1))
+    (out / "model.weights.bin").write_bytes(weights)
+    voice = ", with the learned voice in its metadata" if model.voice_ is not None else ""
+    print(f"wrote {out / 'model.json'} and model.weights.bin{voice}")
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
@@ -208,6 +241,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--clean", action="store_true", help="apply the live clean-up")
     s.add_argument("-o", "--output", help="CSV file (default: standard output)")
     s.set_defaults(run=cmd_predict)
+
+    s = sub.add_parser("export-tfjs", help="write a model as TF.js model.json + weights")
+    s.add_argument("model")
+    s.add_argument("-o", "--output", required=True, help="a folder")
+    s.set_defaults(run=cmd_export_tfjs)
 
     s = sub.add_parser("synth", help="write synthetic clips to try the tools on")
     s.add_argument("-o", "--output", required=True, help="a folder, or a .mimicclips file")

@@ -24,6 +24,7 @@ import numpy as np
 from mimic.clips import Clip
 from mimic.postprocess import Cleanup, CleanupSettings
 from mimic.targets import canonical, group_of
+from mimic.voicemodel import score_voice
 
 __all__ = ["Report", "evaluate", "evaluate_many", "flicker_rate", "macro_f1", "number_takes",
            "split_by_take", "take_detail", "take_title"]
@@ -101,6 +102,7 @@ class Report:
     folds: list[dict[str, Any]] = field(default_factory=list)
     macro_f1_worst: float | None = None
     note: str = ""
+    voice: dict[str, Any] | None = None  # mimic.voicemodel.score_voice
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,11 +148,27 @@ class Report:
                 lines.append(f"  {take_title(take):<44}{take['right']:>6.0%} right"
                              + (f", read as {take['mistaken_for']} {take['mistaken_share']:.0%}"
                                 if take["mistaken_for"] else ""))
+        if self.voice:
+            lines.append("")
+            lines.extend(voice_lines(self.voice))
         if self.note:
             lines.append(self.note)
         for hint in self.hints:
             lines.append(f"hint: {hint}")
         return "\n".join(lines)
+
+
+def voice_lines(voice: dict[str, Any]) -> list[str]:
+    """The held-out viseme takes' speech read by the voice, the untrained mapping and the
+    camera, side by side."""
+    lines = [f"mouth on held-out viseme takes with sound ({voice['frames']} speech frames, "
+             f"{', '.join(voice['visemes'])}):"]
+    for source, what in (("voice", "learned voice"), ("untrained", "untrained voice"),
+                         ("camera", "camera")):
+        if source in voice:
+            lines.append(f"  {what:<18}{voice[source]['accuracy']:>6.0%} of frames right, "
+                         f"macro-F1 {voice[source]['macro_f1']:.3f}")
+    return lines
 
 
 def _scored(clip: Clip) -> np.ndarray:
@@ -227,6 +245,7 @@ def evaluate_many(pairs: Sequence[tuple[Any, Sequence[Clip]]],
     if acc.leaks:
         report.neutral_mouth_leakage = float(np.concatenate(acc.leaks).mean())
     report.per_take = acc.per_take
+    report.voice = score_voice(pairs)
     tested = {n for n in names if n in report.per_target} | {
         expressions[i] for i in set(acc.e_true)}
     report.untested = sorted(set(names) - tested | acc.untested)

@@ -45,6 +45,7 @@ from mimic.trainingdata import (
     session_neutrals,
     trimmed,
 )
+from mimic.voicemodel import VoiceModel, fit_voice
 
 __all__ = ["HEAD_REGIONS", "ExpressionModel", "blink_mask", "clip_targets", "head_mask"]
 
@@ -127,6 +128,7 @@ class ExpressionModel:
         net = HeadNet(masks, targets.slices, self.hidden, self.alpha, self.seed)
         self.n_iter_, self.loss_ = net.train(xs, y, w, self.max_iter, self.tol, progress)
         self._layers = net.dense_layers(self.mean_, self.scale_)
+        self.voice_ = fit_voice(clips, seed=self.seed)
         self.masks_ = masks
         self.offset_ = np.zeros(COUNT, np.float32)
         self.training_ = {
@@ -289,6 +291,7 @@ class ExpressionModel:
         model.offset_ = np.zeros(COUNT, np.float32)
         model.masks_ = {}
         model.training_ = {"imported": "tfjs"}
+        model.voice_ = None
         model._bind()
         return model
 
@@ -310,6 +313,9 @@ class ExpressionModel:
         for i, layer in enumerate(self._layers):
             arrays[f"kernel{i}"] = layer.kernel
             arrays[f"bias{i}"] = layer.bias
+        if self.voice_ is not None:
+            header["voice"], voice_arrays = self.voice_.to_state()
+            arrays.update(voice_arrays)
         return header, arrays
 
     @classmethod
@@ -332,6 +338,8 @@ class ExpressionModel:
         model.masks_ = {g: np.isin(np.arange(COUNT), [INDEX[n] for n in names])
                         for g, names in (header.get("masks") or {}).items()}
         model.training_ = header.get("training") or {}
+        voice = header.get("voice")  # files from before the voice was learned have none
+        model.voice_ = VoiceModel.from_state(voice, arrays) if voice is not None else None
         model._bind()
         return model
 

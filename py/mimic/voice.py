@@ -18,8 +18,10 @@ import math
 
 import numpy as np
 
+from mimic.tfjs import DenseLayer
+
 __all__ = ["BANDS_HZ", "SOURCES", "VISEMES", "VoiceFeatures", "VoiceMouth", "fuse_mouth",
-           "mouth_opening"]
+           "mouth_opening", "template_layer"]
 
 VISEMES = ("aa", "ih", "ou", "ee", "oh")
 BANDS_HZ = ((250, 500), (500, 900), (900, 1500), (1500, 2500), (2500, 3800))
@@ -117,42 +119,58 @@ class VoiceFeatures:
         out[1:] = self.energy
 
 
+# Each vowel's typical band shape (low 250-500, lower-mid 500-900, mid 900-1500, upper-mid
+# 1500-2500, high 2500-3800 Hz; log energy less the mean), from textbook formants of adult
+# voices: aa F1 730 F2 1090, ih 390/1990, ou 300/870, ee 270/2290 (and a strong F3), oh
+# 570/840. The untrained mapping picks the nearest, softly.
+VOWEL_SHAPES = np.array([
+    [0.0, 1.5, 1.5, -2.0, -1.0],   # aa
+    [2.0, 0.5, -3.0, 0.5, 0.0],    # ih
+    [2.0, 0.0, -0.5, -0.5, -1.0],  # ou
+    [2.0, -1.0, -3.5, 1.0, 1.5],   # ee
+    [0.8, 2.0, -0.3, -1.7, -0.8],  # oh
+], np.float32)
+
+
+def template_layer(sharpness: float = 1.5) -> DenseLayer:
+    """The untrained vowel picker as one softmax layer over the band shapes.
+
+    Nearest shape by squared distance: |s - p|^2 = |s|^2 - 2 p.s + |p|^2, and |p|^2 is the
+    same for every vowel, so the scores are one matrix product plus a constant per vowel; a
+    trained voice (`mimic.voicemodel`) replaces this layer by a small network of its own.
+    """
+    scale = sharpness / len(BANDS_HZ)
+    return DenseLayer((2.0 * scale * VOWEL_SHAPES).T, -scale * (VOWEL_SHAPES ** 2).sum(axis=1),
+                      "softmax")
+
+
 class VoiceMouth:
-    """The untrained mapping: loudness opens the mouth, the spectrum's shape picks the vowel.
+    """Voice features hop by hop -> viseme weights: loudness opens the mouth, the spectrum's
+    shape picks the vowel.
 
     Parameters (set, never changed by `step`):
         gate_db: below this level the mouth is shut (room noise, breathing).
         full_db: at this level the mouth is fully open.
         attack_s, release_s: how fast the opening follows the voice up and down.
-        sharpness: how decidedly the shape picks one vowel over the others.
+        layers: the vowel picker, dense layers from the five band shapes to softmax scores
+            for aa, ih, ou, ee, oh; by default the textbook shapes (`template_layer`).
     """
 
     def __init__(self, gate_db: float = -48.0, full_db: float = -18.0, attack_s: float = 0.02,
-                 release_s: float = 0.05, sharpness: float = 1.5, hop_s: float = 0.01) -> None:
+                 release_s: float = 0.05, layers: list[DenseLayer] | None = None,
+                 hop_s: float = 0.01) -> None:
         self.gate_db = gate_db
         self.full_db = full_db
         self.attack = 1.0 - float(np.exp(-hop_s / attack_s))
         self.release = 1.0 - float(np.exp(-hop_s / release_s))
-        self.sharpness = sharpness
+        self.layers = layers if layers is not None else [template_layer()]
         self._per_db = 1.0 / (full_db - gate_db)
         self.level = 0.0
-        self.scores = np.zeros(len(VISEMES), np.float32)
-        # Each vowel's typical band shape (low 250-500, lower-mid 500-900, mid 900-1500,
-        # upper-mid 1500-2500, high 2500-3800 Hz; log energy less the mean), from textbook
-        # formants of adult voices: aa F1 730 F2 1090, ih 390/1990, ou 300/870, ee 270/2290
-        # (and a strong F3), oh 570/840. The nearest shape wins, softly.
-        self.shapes = np.array([
-            [0.0, 1.5, 1.5, -2.0, -1.0],   # aa
-            [2.0, 0.5, -3.0, 0.5, 0.0],    # ih
-            [2.0, 0.0, -0.5, -0.5, -1.0],  # ou
-            [2.0, -1.0, -3.5, 1.0, 1.5],   # ee
-            [0.8, 2.0, -0.3, -1.7, -0.8],  # oh
-        ], np.float32)
-        # nearest shape by squared distance: |s - p|^2 = |s|^2 - 2 p.s + |p|^2, and |s|^2 is
-        # the same for every vowel, so the scores are one matrix product less a constant
-        scale = sharpness / len(BANDS_HZ)
-        self._proj = (2.0 * scale * self.shapes).astype(np.float32)
-        self._bias = (scale * (self.shapes ** 2).sum(axis=1)).astype(np.float32)
+        # per hop: dot(kernel, x) + bias into buffers made once
+        self._k = [np.ascontiguousarray(la.kernel.T) for la in self.layers]
+        self._b = [la.bias for la in self.layers]
+        self._tanh = [la.activation == "tanh" for la in self.layers]
+        self._bufs = [np.zeros(la.units, np.float32) for la in self.layers]
 
     def step(self, features: np.ndarray, out: np.ndarray) -> np.ndarray:
         """One hop's features -> viseme weights (aa, ih, ou, ee, oh) into `out`."""
@@ -164,11 +182,14 @@ class VoiceMouth:
             self.level = 0.0 if target == 0.0 else self.level
             out[:] = 0.0
             return out
-        scores = self.scores
-        np.dot(self._proj, features[1:], out=scores)
-        scores -= self._bias
-        scores -= scores.max()
-        np.exp(self.scores, out=self.scores)
-        self.scores /= self.scores.sum()
-        np.multiply(self.scores, self.level, out=out)
+        z = features[1:]
+        for k, b, tanh, buf in zip(self._k, self._b, self._tanh, self._bufs, strict=True):
+            np.dot(k, z, out=buf)
+            buf += b
+            if tanh:
+                np.tanh(buf, out=buf)
+            z = buf
+        z -= z.max()  # the last layer is a softmax
+        np.exp(z, out=z)
+        np.multiply(z, self.level / float(z.sum()), out=out)
         return out

@@ -16,7 +16,7 @@ from pyodide.ffi import create_proxy, to_js
 
 from mimic import modelfile, sync
 from mimic.clips import ClipFormatError, dump_clips, load_clips
-from mimic.tfjs import export_layers
+from mimic.tfjsmodel import to_tfjs
 from studio.dom import by_id, on, spawn
 from studio.storage import ModelRecord
 from studio.train import with_cleanup
@@ -108,10 +108,7 @@ class SyncView:
         for record in self.app.models:
             paths = sync.model_paths(uid, record.id)
             out.append((paths["mimic"], with_cleanup(record), "application/octet-stream"))
-            model = modelfile.loads(record.data)
-            model_json, weights = export_layers(
-                model.dense_layers(), 52, outputs_meta={"targets": list(model.targets_.names)},
-                weights_path="model.weights.bin")
+            model_json, weights = to_tfjs(modelfile.loads(record.data))
             out.append((paths["tfjs_json"], json.dumps(model_json).encode(), "application/json"))
             out.append((paths["tfjs_weights"], weights, "application/octet-stream"))
         if self.app.models:

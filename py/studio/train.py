@@ -176,12 +176,9 @@ class TrainView:
         self.app.bridge.download(f"{safe_name(record.name)}.mimic", _bytes_js(with_cleanup(record)))
 
     def export_tfjs(self, record: ModelRecord) -> None:
-        from mimic.tfjs import export_layers
+        from mimic.tfjsmodel import to_tfjs
 
-        model = modelfile.loads(record.data)
-        model_json, weights = export_layers(
-            model.dense_layers(), 52, outputs_meta={"targets": list(model.targets_.names)},
-            weights_path="model.weights.bin")
+        model_json, weights = to_tfjs(modelfile.loads(record.data))
         self.app.bridge.download("model.json", json.dumps(model_json, indent=1),
                                  "application/json")
         self.app.bridge.download("model.weights.bin", _bytes_js(weights))
@@ -246,13 +243,10 @@ async def read_model_files(files: list[Any]) -> tuple[ModelRecord, Any]:
     jsons = [n for n in by_name if n.lower().endswith(".json")]
     now = datetime.now(UTC).isoformat(timespec="seconds")
     if jsons:
-        from mimic.model import ExpressionModel
-        from mimic.tfjs import import_layers
+        from mimic.tfjsmodel import from_tfjs
 
         weights = {n: b for n, b in by_name.items() if not n.lower().endswith(".json")}
-        layers, _input_dim, meta = import_layers(by_name[jsons[0]].decode("utf-8"), weights)
-        names = (meta or {}).get("targets")
-        model = ExpressionModel.from_dense_layers(layers, names)
+        model = from_tfjs(by_name[jsons[0]].decode("utf-8"), weights)
         data = modelfile.dumps(model)
         name = PurePath(jsons[0]).stem
     else:

@@ -10,11 +10,11 @@ import json
 
 import harness
 
-# Tests that need CPython-only tools (hypothesis, subprocess, files written by a CLI, pytest
+# Tests that need CPython-only tools (hypothesis, subprocess: the CLI, espeak-ng, pytest
 # fixtures over the real recordings in ../shared, which the browser cannot read, the local
 # server).
 NATIVE_ONLY = ("test_modelfile_fuzz", "test_native_only", "test_cli", "test_real_data",
-               "test_serve")
+               "test_serve", "test_voice_speech")
 
 
 def test_core_suite_passes_in_pyodide(app_url):
@@ -30,6 +30,7 @@ def test_core_suite_passes_in_pyodide(app_url):
     modules = {t.split("::")[0] for t in report["passed"]}
     expected = {"test_blendshapes", "test_targets", "test_clips", "test_livelink",
                 "test_synthetic", "test_model", "test_postprocess", "test_evaluate",
-                "test_modelfile", "test_tfjs", "test_crossval"}
+                "test_modelfile", "test_tfjs", "test_crossval", "test_voice",
+                "test_voicemodel"}
     assert expected <= modules, f"missing in Pyodide: {sorted(expected - modules)}"
     assert len(report["passed"]) >= 40

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,34 @@ def test_train_on_a_folder_of_labelled_takes_reports_every_take(tmp_path):
     assert "held-out takes, worst first:" in scored.stdout
     lone = mimic("train", "takes/sad/sad1.csv", "-o", "x.mimic", cwd=tmp_path)
     assert lone.returncode == 2 and "needs --label" in lone.stderr
+
+
+def test_takes_with_sound_train_a_voice_the_cli_carries(tmp_path):
+    from .test_voicemodel import voiced_takes
+
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    clips = voiced_takes()
+    for i, clip in enumerate(clips):
+        (folder / f"{i:02d}.json").write_text(clip.to_json())
+    run = mimic("train", *sorted(str(p) for p in folder.glob("*.json")), "-o", "voice.mimic",
+                "-q", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "learned voice" in run.stdout and "untrained voice" in run.stdout
+    assert modelfile.loads((tmp_path / "voice.mimic").read_bytes()).voice_ is not None
+
+    run = mimic("predict", "voice.mimic", str(folder / "00.json"), str(folder / "05.json"),
+                cwd=tmp_path)
+    rows = list(csv.reader(io.StringIO(run.stdout)))
+    assert rows[0][-5:] == ["voice_aa", "voice_ih", "voice_ou", "voice_ee", "voice_oh"]
+    said = np.array([[float(v) for v in r[-5:]] for r in rows[1:] if r[0] == "0"])
+    assert said.max() > 0.5 and said.mean(axis=0).argmax() == 0  # the aa take says aa
+    assert said[:3].max() == 0.0  # the room before it: shut
+    silent = [r[-5:] for r in rows[1:] if r[0] == "1"]
+    assert silent and all(float(v) == 0.0 for r in silent for v in r)
+
+    run = mimic("export-tfjs", "voice.mimic", "-o", "tfjs", cwd=tmp_path)
+    assert run.returncode == 0 and "learned voice" in run.stdout, run.stderr
+    meta = json.loads((tmp_path / "tfjs" / "model.json").read_text())["userDefinedMetadata"]
+    assert meta["voice"]["visemes"] == ["aa", "ih", "ou", "ee", "oh"]
+    assert (tmp_path / "tfjs" / "model.weights.bin").stat().st_size > 0

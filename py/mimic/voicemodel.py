@@ -1,0 +1,315 @@
+"""Learning one user's voice: how loud they speak and which vowel their spectrum shows.
+
+The untrained mapping (`mimic.voice`) assumes textbook formants and a typical microphone
+level. A person's own voice differs in both: a deep voice puts "ee" lower, a quiet room and a
+close microphone move every level. So when viseme takes are recorded with the microphone on,
+their voice features (kept frame by frame in the clip) train:
+
+- the level range: room noise (the quietest frames of every take recorded with sound) to
+  the voice at full strength (the loud end of the viseme takes), giving the gate below which
+  the mouth stays shut and the level at which it is fully open;
+- the vowel picker: a small network (five band shapes -> tanh -> softmax over the visemes
+  recorded) trained on the frames loud enough to be speech, with scipy's L-BFGS at fit time.
+
+At run time it is the same per-hop follower as the untrained mapping (`VoiceMouth`), with the
+learned range and network, so the cost per hop does not change noticeably.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mimic.clips import Clip
+from mimic.targets import canonical, group_of
+from mimic.tfjs import DenseLayer
+from mimic.voice import VISEMES, VoiceMouth, template_layer
+
+__all__ = ["VoiceModel", "fit_voice", "score_voice", "voice_rows", "voice_truth"]
+
+# A frame is speech when it is this far above the gate: just above it the voice is starting
+# or stopping and its spectrum says little about the vowel.
+SPEECH_MARGIN_DB = 6.0
+# Level range limits: the gate never sits within 12 dB of the voice's level, and never below
+# -60 dB (digital silence would otherwise put it where any hiss opens the mouth).
+MIN_RANGE_DB = 12.0
+FLOOR_DB = -60.0
+
+
+def voice_truth(clip: Clip) -> int:
+    """The viseme (index into VISEMES) a take says, -1 when it says none or several."""
+    said = [canonical(lb) for lb in clip.labels if group_of(canonical(lb)) == "mouth"]
+    said = [v for v in said if v in VISEMES]
+    return VISEMES.index(said[0]) if len(said) == 1 else -1
+
+
+def voice_rows(clips: Sequence[Clip]) -> tuple[np.ndarray, np.ndarray]:
+    """Voice features of every take recorded with sound, (n, 6), and each row's viseme."""
+    feats = [c.audio for c in clips if c.audio is not None and len(c.audio)]
+    truth = [np.full(len(c.audio), voice_truth(c), np.int64)
+             for c in clips if c.audio is not None and len(c.audio)]
+    if not feats:
+        return np.zeros((0, 6), np.float32), np.zeros(0, np.int64)
+    return np.concatenate(feats), np.concatenate(truth)
+
+
+class VoiceModel:
+    """A person's voice -> visemes, trained on the voice features of their viseme takes.
+
+    Parameters (the constructor only stores them):
+        hidden: tanh units of the vowel picker.
+        alpha: L2 penalty on its weights.
+        max_iter: L-BFGS iterations at most.
+        seed: initial weights.
+    """
+
+    def __init__(self, hidden: int = 8, alpha: float = 1e-3, max_iter: int = 300,
+                 seed: int = 0) -> None:
+        self.hidden = hidden
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.seed = seed
+
+    def fit(self, features: np.ndarray, truth: np.ndarray) -> VoiceModel:
+        """`truth[i]` is frame i's viseme (index into VISEMES), -1 for frames of takes that
+        say none (they still tell how quiet the room is)."""
+        features = np.asarray(features, np.float32)
+        truth = np.asarray(truth, np.int64)
+        self.gate_db_, self.full_db_ = level_range(features[:, 0], truth)
+        speech = self.speech(features) & (truth >= 0)
+        present = sorted(set(truth[speech].tolist()))
+        if len(present) < 2:
+            raise ValueError("the voice needs speech recorded for at least two visemes")
+        self.visemes_ = [VISEMES[i] for i in present]
+        classes = np.searchsorted(present, truth[speech])
+        self.layers_ = _train(features[speech, 1:].astype(np.float64), classes,
+                              len(present), self.hidden, self.alpha, self.max_iter, self.seed)
+        self.frames_ = int(speech.sum())
+        return self
+
+    def speech(self, features: np.ndarray) -> np.ndarray:
+        """Which frames are loud enough to be speech (the ones scored and trained on)."""
+        return features[:, 0] >= self.gate_db_ + SPEECH_MARGIN_DB
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Each frame's viseme probabilities (n, 5) in VISEMES order, loudness aside."""
+        z = np.asarray(features, np.float32)[:, 1:]
+        for layer in self.layers_:
+            z = z @ layer.kernel + layer.bias
+            z = np.tanh(z) if layer.activation == "tanh" else _softmax(z)
+        out = np.zeros((len(z), len(VISEMES)), np.float32)
+        out[:, [VISEMES.index(v) for v in self.visemes_]] = z
+        return out
+
+    def mouth(self, hop_s: float = 0.01) -> VoiceMouth:
+        """A live follower (one per microphone session) using what was learned; `hop_s` is
+        how often it is stepped (every 10 ms hop live, every frame over a recorded clip)."""
+        return VoiceMouth(self.gate_db_, self.full_db_, layers=self.full_layers(), hop_s=hop_s)
+
+    def full_layers(self) -> list[DenseLayer]:
+        """The vowel picker with an output for every viseme (unrecorded ones never win)."""
+        *hidden, last = self.layers_
+        cols = [VISEMES.index(v) for v in self.visemes_]
+        kernel = np.zeros((last.kernel.shape[0], len(VISEMES)), np.float32)
+        bias = np.full(len(VISEMES), -30.0, np.float32)
+        kernel[:, cols] = last.kernel
+        bias[cols] = last.bias
+        return [*hidden, DenseLayer(kernel, bias, "softmax")]
+
+    # --- files ----------------------------------------------------------------------------
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        header = {"gate_db": float(self.gate_db_), "full_db": float(self.full_db_),
+                  "visemes": list(self.visemes_), "frames": self.frames_,
+                  "activations": [la.activation for la in self.layers_],
+                  "params": {"hidden": self.hidden, "alpha": self.alpha,
+                             "max_iter": self.max_iter, "seed": self.seed}}
+        arrays = {}
+        for i, layer in enumerate(self.layers_):
+            arrays[f"voice_kernel{i}"] = layer.kernel
+            arrays[f"voice_bias{i}"] = layer.bias
+        return header, arrays
+
+    @classmethod
+    def from_state(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> VoiceModel:
+        params = header.get("params") or {}
+        model = cls(**{k: v for k, v in params.items() if k in ("hidden", "alpha",
+                                                                  "max_iter", "seed")})
+        model.gate_db_ = float(header["gate_db"])
+        model.full_db_ = float(header["full_db"])
+        if not model.full_db_ > model.gate_db_:
+            raise ValueError("the voice's full level must be above its gate")
+        model.visemes_ = [str(v) for v in header["visemes"]]
+        if len(model.visemes_) < 2 or not set(model.visemes_) <= set(VISEMES):
+            raise ValueError(f"the voice's visemes {model.visemes_!r} are not known visemes")
+        model.frames_ = int(header.get("frames", 0))
+        model.layers_ = [DenseLayer(arrays[f"voice_kernel{i}"], arrays[f"voice_bias{i}"],
+                                    str(act)) for i, act in enumerate(header["activations"])]
+        width = 5
+        for layer in model.layers_:
+            if layer.kernel.shape[0] != width or layer.bias.shape != (layer.units,):
+                raise ValueError("the voice's layers do not chain")
+            width = layer.units
+        if width != len(model.visemes_) or model.layers_[-1].activation != "softmax":
+            raise ValueError("the voice's last layer must be a softmax over its visemes")
+        return model
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything as plain JSON numbers: carried in a TF.js export's metadata."""
+        header, _ = self.to_state()
+        header["inputs"] = ["band 250-500 Hz", "band 500-900 Hz", "band 900-1500 Hz",
+                            "band 1500-2500 Hz", "band 2500-3800 Hz"]
+        header["layers"] = [{"activation": la.activation, "kernel": la.kernel.tolist(),
+                             "bias": la.bias.tolist()} for la in self.layers_]
+        return header
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VoiceModel:
+        layers = data.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise ValueError("the voice in this file has no layers")
+        arrays = {}
+        for i, la in enumerate(layers):
+            arrays[f"voice_kernel{i}"] = np.asarray(la["kernel"], np.float32)
+            arrays[f"voice_bias{i}"] = np.asarray(la["bias"], np.float32)
+        return cls.from_state({**data, "activations": [la["activation"] for la in layers]},
+                              arrays)
+
+
+def fit_voice(clips: Sequence[Clip], **params: Any) -> VoiceModel | None:
+    """A voice model from the takes recorded with sound; None when they do not hold speech
+    for two visemes (the untrained mapping then stays in use)."""
+    features, truth = voice_rows(clips)
+    if not (truth >= 0).any():
+        return None
+    try:
+        return VoiceModel(**params).fit(features, truth)
+    except ValueError:
+        return None
+
+
+def score_voice(pairs: Sequence[tuple[Any, Sequence[Clip]]]) -> dict[str, Any] | None:
+    """Held-out viseme takes recorded with sound, read three ways on their speech frames:
+    by the voice the fold's model learned, by the untrained mapping, and by the camera.
+
+    `pairs` are (model trained without the takes, held-out takes), as in cross-validation;
+    None when no held-out take has sound and a model that learned a voice.
+    """
+    template = template_layer()
+    sources = ("voice", "untrained", "camera")
+    matrices = {s: np.zeros((len(VISEMES), len(VISEMES)), np.int64) for s in sources}
+    takes = []
+    for model, clips in pairs:
+        voice = getattr(model, "voice_", None)
+        if voice is None:
+            continue
+        camera = _camera_columns(model)
+        for clip in clips:
+            truth = voice_truth(clip)
+            if clip.audio is None or truth < 0:
+                continue
+            speech = voice.speech(clip.audio)
+            if not speech.any():
+                continue
+            audio = clip.audio[speech]
+            reads = {"voice": voice.predict(audio).argmax(axis=1),
+                     "untrained": (audio[:, 1:] @ template.kernel + template.bias).argmax(axis=1)}
+            if camera is not None:
+                raw = model.predict(clip.frames[speech])[:, camera[0]]
+                reads["camera"] = np.asarray(camera[1], np.intp)[raw.argmax(axis=1)]
+            row = {"labels": list(clip.labels), "name": clip.name, "frames": int(speech.sum())}
+            for source, read in reads.items():
+                np.add.at(matrices[source][truth], read, 1)
+                row[source] = float((read == truth).mean())
+            takes.append(row)
+    if not takes:
+        return None
+    said = sorted({VISEMES.index(v) for t in takes for v in t["labels"] if v in VISEMES})
+    out: dict[str, Any] = {"takes": takes, "frames": sum(t["frames"] for t in takes),
+                           "visemes": [VISEMES[i] for i in said]}
+    for source, matrix in matrices.items():
+        if matrix.sum():
+            out[source] = {"accuracy": float(np.trace(matrix) / matrix.sum()),
+                           "macro_f1": _macro_f1(matrix, said)}
+    return out
+
+
+def _camera_columns(model: Any) -> tuple[slice, list[int]] | None:
+    """The model's mouth outputs and the viseme each stands for; None without visemes."""
+    mouth = model.targets_.slices.get("mouth")
+    names = list(model.targets_.names[mouth]) if mouth is not None else []
+    if not names or not set(names) <= set(VISEMES):
+        return None
+    return mouth, [VISEMES.index(n) for n in names]
+
+
+def _macro_f1(matrix: np.ndarray, classes: list[int]) -> float:
+    scores = []
+    for c in classes:
+        tp = matrix[c, c]
+        precision = tp / max(matrix[:, c].sum(), 1)
+        recall = tp / max(matrix[c].sum(), 1)
+        scores.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
+    return float(np.mean(scores))
+
+
+def level_range(levels: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """(gate, full) in dB from the quiet end of everything recorded and the loud end of the
+    viseme takes."""
+    noise = float(np.percentile(levels, 10))
+    spoken = levels[truth >= 0] if (truth >= 0).any() else levels
+    voice = float(np.percentile(spoken, 90))
+    gate = max(noise + 0.4 * (voice - noise), noise + 6.0, FLOOR_DB)
+    gate = min(gate, voice - MIN_RANGE_DB)
+    full = max(voice - 3.0, gate + MIN_RANGE_DB)
+    return gate, full
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _train(x: np.ndarray, y: np.ndarray, k: int, hidden: int, alpha: float, max_iter: int,
+           seed: int) -> list[DenseLayer]:
+    """Cross-entropy of a one-hidden-layer softmax network, full batch, L-BFGS."""
+    from scipy.optimize import minimize  # training only
+
+    d = x.shape[1]
+    onehot = np.eye(k)[y]
+    weight = 1.0 / np.bincount(y, minlength=k)[y]  # every viseme counts the same
+    weight /= weight.sum()
+    shapes = [(d, hidden), (hidden,), (hidden, k), (k,)]
+    sizes = [int(np.prod(s)) for s in shapes]
+
+    def unpack(theta: np.ndarray) -> list[np.ndarray]:
+        parts, at = [], 0
+        for shape, size in zip(shapes, sizes, strict=True):
+            parts.append(theta[at:at + size].reshape(shape))
+            at += size
+        return parts
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w1, b1, w2, b2 = unpack(theta)
+        h = np.tanh(x @ w1 + b1)
+        z = h @ w2 + b2
+        z -= z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        value = -float((weight * (onehot * log_p).sum(axis=1)).sum())
+        value += alpha * float((w1 ** 2).sum() + (w2 ** 2).sum())
+        g = (np.exp(log_p) - onehot) * weight[:, None]
+        gh = (g @ w2.T) * (1.0 - h ** 2)
+        grads = [x.T @ gh + 2 * alpha * w1, gh.sum(axis=0), h.T @ g + 2 * alpha * w2,
+                 g.sum(axis=0)]
+        return value, np.concatenate([gr.ravel() for gr in grads])
+
+    rng = np.random.default_rng(seed)
+    theta = np.concatenate([rng.normal(0, 1 / np.sqrt(d), sizes[0]), np.zeros(sizes[1]),
+                            rng.normal(0, 1 / np.sqrt(hidden), sizes[2]), np.zeros(sizes[3])])
+    theta = minimize(loss, theta, jac=True, method="L-BFGS-B",
+                     options={"maxiter": max_iter}).x
+    w1, b1, w2, b2 = unpack(theta)
+    return [DenseLayer(w1, b1, "tanh"), DenseLayer(w2, b2, "softmax")]

@@ -1,0 +1,54 @@
+"""Speech for tests and benchmarks, made by Debian's espeak-ng (resampled by sox).
+
+A synthetic voice stands in for a user's: the same vowels said at another pitch and speed
+are "another take" of that voice. Both tools are installed by scripts/test and .ci/run.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+
+RATE = 48000
+# espeak-ng phonemes for the five visemes (Kirshenbaum notation, inside [[ ]])
+PHONEMES = {"aa": "A:", "ih": "I", "ou": "u:", "ee": "i:", "oh": "O:"}
+
+
+def require() -> None:
+    """Fail with what to install when espeak-ng or sox is missing."""
+    for tool in ("espeak-ng", "sox"):
+        if not shutil.which(tool):
+            raise RuntimeError(f"{tool} is missing: scripts/test installs it "
+                               f"(apt-get install {tool})")
+
+
+def say(text: str, pitch: int = 50, speed: int = 80, voice: str = "en") -> np.ndarray:
+    """`text` (words, or phonemes inside [[ ]]) as float32 samples at 48 kHz."""
+    raw = subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed),
+                          "--stdout", text], capture_output=True, check=True).stdout
+    out = subprocess.run(["sox", "-t", "wav", "-", "-r", str(RATE), "-b", "16", "-t", "wav",
+                          "-"], input=raw, capture_output=True, check=True).stdout
+    with wave.open(io.BytesIO(out)) as w:
+        data = w.readframes(w.getnframes())
+    return np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
+
+
+def vowels(name: str, pitch: int = 50, speed: int = 80, times: int = 3) -> np.ndarray:
+    """A viseme's vowel said `times` times, with espeak's pauses between."""
+    phoneme = PHONEMES[name]
+    return say(f"[[{phoneme * times}]]", pitch, speed)
+
+
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    """16-bit mono WAV at 48 kHz, as Chromium's fake microphone plays it."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
