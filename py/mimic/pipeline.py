@@ -48,16 +48,18 @@ class LivePipeline:
         return groups
 
     def step(self, frame: np.ndarray, t: float, voice: np.ndarray | None = None,
-             source: str = "both") -> np.ndarray:
+             source: str | None = None) -> np.ndarray:
         """Predict and clean one frame taken at `t` seconds; returns the [raw | clean] buffer.
 
         With `voice` (viseme weights from the microphone, mimic.voice) the mouth outputs are
         fused with it before the clean-up, so the dead zone, smoothing and the mouth budget
-        with the expression apply to the result as to the camera's.
+        with the expression apply to the result as to the camera's. The mouth's source is
+        the model's own choice (its clean-up settings) unless `source` says otherwise.
         """
         self.model.predict_one(frame, out=self._raw)
         if voice is not None and self.hears_voice:
-            fuse_mouth(self._mouth, voice, self._voice_index, source)
+            fuse_mouth(self._mouth, voice, self._voice_index,
+                       source or self.cleanup.settings.mouth_source)
         self.cleanup.step(self._raw, t, out=self._clean)
         return self.out
 

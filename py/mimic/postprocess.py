@@ -31,6 +31,7 @@ from mimic.stages import (
     keep_largest,
     mouth_budget_scale,
 )
+from mimic.voice import SOURCES
 
 __all__ = [
     "Cleanup",
@@ -105,6 +106,8 @@ class CleanupSettings:
     expression_mouth_open: dict[str, float] = field(
         default_factory=lambda: dict(DEFAULT_MOUTH_OPEN))
     single_viseme: bool = True
+    # where the mouth comes from while the microphone is on (mimic.voice.fuse_mouth)
+    mouth_source: str = "both"
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in _RANGES.items():
@@ -114,6 +117,9 @@ class CleanupSettings:
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         object.__setattr__(
             self, "expression_mouth_open", _mouth_open_table(self.expression_mouth_open))
+        if self.mouth_source not in SOURCES:
+            raise ValueError(f"mouth_source must be one of {', '.join(SOURCES)}, got "
+                             f"{self.mouth_source!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict, e.g. for localStorage."""

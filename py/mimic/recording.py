@@ -3,7 +3,8 @@
 The camera loop hands every frame over, face or not; frames without a face are dropped
 and counted so the user can be told why a take was refused instead of silently getting a
 short or empty clip. Buffers are allocated once per recorder, so recording adds nothing
-to the per-frame path beyond one row copy.
+to the per-frame path beyond one row copy (two with the microphone on: the voice's features
+of the latest 10 ms hop go with each frame; never the sound).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import numpy as np
 
 from mimic.blendshapes import COUNT
 from mimic.clips import Clip
+from mimic.voice import FEATURES as AUDIO_FEATURES
+from mimic.voice import SILENT
 
 
 class RecordingError(ValueError):
@@ -29,6 +32,7 @@ class Recorder:
         self.min_frames = min_frames
         self._frames = np.zeros((int(seconds * max_fps * 1.5) + 8, COUNT), np.float32)
         self._times = np.zeros(len(self._frames), np.float64)
+        self._audio = np.zeros((len(self._frames), AUDIO_FEATURES), np.float32)
         self.reset()
 
     def reset(self) -> None:
@@ -37,6 +41,8 @@ class Recorder:
         self.t0_ms = 0.0
         self.kept = 0
         self.dropped = 0
+        self.heard = 0  # frames that came with the voice's features (microphone on)
+        self._audio[:] = SILENT
 
     def start(self, labels: tuple[str, ...], t0_ms: float) -> None:
         self.reset()
@@ -49,8 +55,10 @@ class Recorder:
             return 0.0
         return min(1.0, max(0.0, (t_ms - self.t0_ms) / (self.seconds * 1000.0)))
 
-    def add(self, frame: np.ndarray, t_ms: float, has_face: bool) -> bool:
-        """Take one camera frame; returns False once the take's time is up."""
+    def add(self, frame: np.ndarray, t_ms: float, has_face: bool,
+            audio: np.ndarray | None = None) -> bool:
+        """Take one camera frame, and the voice's latest features while the microphone is
+        on; returns False once the take's time is up."""
         if not self.active:
             return False
         if t_ms - self.t0_ms >= self.seconds * 1000.0:
@@ -61,6 +69,9 @@ class Recorder:
         elif self.kept < len(self._frames):
             self._frames[self.kept] = frame
             self._times[self.kept] = (t_ms - self.t0_ms) / 1000.0
+            if audio is not None:  # frames without stay SILENT (set at the take's start)
+                self._audio[self.kept] = audio
+                self.heard += 1
             self.kept += 1
         return True
 
@@ -84,5 +95,6 @@ class Recorder:
         times = self._times[: self.kept].copy()
         times -= times[0]
         fps = (self.kept - 1) / times[-1] if times[-1] > 0 else 30.0
+        audio = self._audio[: self.kept] if self.heard else None  # only if the mic was on
         return Clip.from_frames(self.labels, self._frames[: self.kept], fps=fps,
-                                session_id=session_id, timestamps=times, name=name)
+                                session_id=session_id, timestamps=times, name=name, audio=audio)

@@ -20,12 +20,15 @@ import numpy as np
 
 from mimic.tfjs import DenseLayer
 
-__all__ = ["BANDS_HZ", "SOURCES", "VISEMES", "VoiceFeatures", "VoiceMouth", "fuse_mouth",
+__all__ = ["BANDS_HZ", "SILENT", "SOURCES", "VISEMES", "VoiceFeatures", "VoiceMouth", "fuse_mouth",
            "mouth_opening", "template_layer"]
 
 VISEMES = ("aa", "ih", "ou", "ee", "oh")
 BANDS_HZ = ((250, 500), (500, 900), (900, 1500), (1500, 2500), (2500, 3800))
 FEATURES = 1 + len(BANDS_HZ)  # level (dB), then each band's log energy less their mean
+# The features of a hop in which nothing was heard (-100 dB, a flat spectrum): what a frame
+# of a take gets when the microphone was turned off during it.
+SILENT = np.array([-100.0, 0.0, 0.0, 0.0, 0.0, 0.0], np.float32)
 # How far each viseme opens the jaw (an avatar's "aa" is the widest): used to mix visemes
 # into one jaw opening, and to compare mouths.
 OPENING = np.array([1.0, 0.4, 0.35, 0.45, 0.7], np.float32)

@@ -1,9 +1,11 @@
 """Voice features and the untrained voice-to-mouth mapping, on synthetic vowels."""
 
 import numpy as np
+import pytest
 
 from mimic.model import ExpressionModel
 from mimic.pipeline import LivePipeline
+from mimic.postprocess import CleanupSettings
 from mimic.synthetic import make_dataset
 from mimic.voice import VISEMES, VoiceFeatures, VoiceMouth, fuse_mouth, mouth_opening
 
@@ -94,3 +96,17 @@ def test_the_live_pipeline_cleans_up_the_fused_mouth():
     for i in range(30, 60):
         pipe.step(frame, i / 30, voice, "voice")
     assert pipe.clean[aa] > 0.5
+    # the model's own choice when none is given: from the camera, the voice is not heard
+    pipe.cleanup.settings = CleanupSettings(mouth_source="camera")
+    voice[:] = 0.0
+    for i in range(60, 90):
+        pipe.step(frame, i / 30, voice)
+    assert pipe.clean[aa] > 0.5
+
+
+def test_the_mouth_source_is_a_clean_up_setting_kept_with_the_model():
+    settings = CleanupSettings.from_dict({"mouth_source": "voice"})
+    assert settings.to_dict()["mouth_source"] == "voice"
+    assert CleanupSettings().mouth_source == "both"
+    with pytest.raises(ValueError, match="mouth_source must be one of both, voice, camera"):
+        CleanupSettings(mouth_source="lips")
