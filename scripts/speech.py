@@ -52,3 +52,32 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
         w.setframerate(RATE)
         w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
     return path
+
+
+def voice_features(samples: np.ndarray) -> np.ndarray:
+    """The voice's features hop by hop (100 a second), as the page computes them."""
+    from mimic.voice import VoiceFeatures
+
+    extractor = VoiceFeatures(RATE, max_hops=len(samples) // 480 + 1)
+    return extractor.rows[:extractor.push(samples)].copy()
+
+
+def spoken_takes(takes: tuple[tuple[int, int], ...] = ((50, 80), (38, 105)),
+                 seed: int = 3) -> list:
+    """Takes of the five visemes said by one synthetic voice (one take per (pitch, speed)),
+    and a quiet neutral take each time, with a synthetic face's camera frames; each frame
+    keeps the voice's latest hop, as the studio's recorder does."""
+    from mimic.synthetic import SyntheticFace
+    from mimic.voice import VISEMES
+
+    face, clips = SyntheticFace(seed), []
+    rng = np.random.default_rng(seed)
+    for session, (pitch, speed) in enumerate(takes):
+        for label in (*VISEMES, "neutral"):
+            said = vowels(label, pitch, speed) if label != "neutral" else np.zeros(2 * RATE)
+            said = (said + rng.normal(0, 3e-4, len(said))).astype(np.float32)  # the room
+            rows = voice_features(said)
+            clip = face.clip(label, seconds=len(rows) / 100.0, session=session)
+            clip.audio = rows[np.minimum((clip.timestamps * 100).astype(np.intp), len(rows) - 1)]
+            clips.append(clip.validate())
+    return clips

@@ -61,10 +61,31 @@ def train_clips(clips: list[Clip], options: dict[str, Any] | None = None,
         "frames": int(sum(len(c.frames) for c in clips)),
         "heldout_clips": len({i for fold in take_folds(clips) for i in fold}),
         "report": report,
+        "voice": voice_summary(clips, model),
     }
     if progress:
         progress(1.0, "done", None)
     return model, summary
+
+
+def voice_summary(clips: list[Clip], model: Any) -> dict[str, Any]:
+    """Whether the model learned the user's voice, from which takes; or what to record."""
+    from mimic.voicemodel import voice_truth
+
+    with_sound = [c for c in clips if c.audio is not None]
+    spoken = sorted({voice_truth(c) for c in with_sound} - {-1})
+    out: dict[str, Any] = {"takes_with_sound": len(with_sound),
+                           "learned": model.voice_ is not None}
+    if model.voice_ is not None:
+        out["visemes"] = list(model.voice_.visemes_)
+        out["gate_db"], out["full_db"] = model.voice_.gate_db_, model.voice_.full_db_
+    elif with_sound:
+        out["note"] = ("Your voice was not learned: record takes of at least two visemes "
+                       "(aa, ih, ou, ee, oh) with the microphone on, saying them out loud.")
+        if len(spoken) >= 2:
+            out["note"] = ("Your voice was not learned: the takes with sound hold too little "
+                           "speech. Say the viseme out loud through the whole take.")
+    return out
 
 
 def train_bundle(data: bytes, options: dict[str, Any] | None = None,

@@ -54,10 +54,14 @@ class App:
     # per frame ---------------------------------------------------------------
     def on_frame(self, t_ms: float, has_face: bool) -> None:
         frame = self.frame
+        voice = self.voice
+        listening = voice is not None and voice.listening
+        if listening:  # first, so this frame's mouth and take get the newest sound
+            voice.step()
         if has_face:
             self.scores_js.assign_to(frame)
         if self.recorder.active:
-            self.recorder.add(frame, t_ms, has_face)
+            self.recorder.add(frame, t_ms, has_face, voice.latest if listening else None)
         if self.playback is not None:  # a recorded take drives bars, model and avatar
             played = self._play(t_ms)
             if played is not None:
@@ -65,14 +69,10 @@ class App:
         self.display_js.assign(frame)
         clean = None
         if self.pipeline is not None and has_face:
-            voice = self.voice
-            heard = voice.visemes if voice is not None and voice.active else None
-            out = self.pipeline.step(frame, t_ms * 0.001, heard,
-                                     voice.source if voice is not None else "camera")
+            heard = voice.visemes if listening else None  # the model's mouth source decides
+            out = self.pipeline.step(frame, t_ms * 0.001, heard)
             self.pred_js.assign(out)
             clean = self.pipeline.clean
-        if self.voice is not None:
-            self.voice.step()
         if self.avatar is not None:
             if has_face:
                 self.avatar.step(frame, clean, t_ms * 0.001)

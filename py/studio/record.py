@@ -255,6 +255,9 @@ class RecordView:
             li = el("li", data_take=clip.take_id)
             li.append(el("span", clip_title(clip), cls="c-name"))
             tag = " · calibration" if clip.take_id in self.app.calibration_ids else ""
+            if clip.audio is not None:
+                tag += " · voice"
+                li.dataset.voice = "true"
             if clip.take_id in self.app.unsaved_ids:
                 tag += " · not saved"
                 li.dataset.unsaved = "true"

@@ -284,6 +284,7 @@ def render_report(report: dict[str, Any], summary: dict[str, Any], app: App) -> 
         parts.append(f"Held out {summary.get('heldout_clips', 0)} of "
                      f"{summary.get('clips', 0)} clips (whole takes).")
     by_id("eval-summary").textContent = " ".join(parts)
+    render_voice(report.get("voice"), summary.get("voice"))
     hints = by_id("eval-hints")
     clear(hints)
     for hint in report.get("hints", []):
@@ -291,6 +292,22 @@ def render_report(report: dict[str, Any], summary: dict[str, Any], app: App) -> 
     render_per_target(report)
     render_confusion(report, app)
     render_takes(report)
+
+
+def render_voice(scores: dict[str, Any] | None, voice: dict[str, Any] | None) -> None:
+    """The mouth on held-out viseme takes with sound: learned voice, default mapping and
+    camera side by side; or why no voice was learned."""
+    box = by_id("eval-voice")
+    box.hidden = not scores and not (voice or {}).get("note")
+    if scores:
+        parts = [f"{name} {scores[key]['accuracy']:.0%}" for key, name in (
+            ("voice", "your learned voice"), ("untrained", "the default voice mapping"),
+            ("camera", "the camera")) if key in scores]
+        box.textContent = (f"Mouth on held-out viseme takes with sound ({scores['frames']} "
+                           f"speech frames of {', '.join(scores['visemes'])}) read right by "
+                           + ", ".join(parts) + ".")
+    elif voice and voice.get("note"):
+        box.textContent = voice["note"]
 
 
 def render_per_target(report: dict[str, Any]) -> None:

@@ -2,16 +2,22 @@
 mouth it gives the avatar (mimic.voice), from the voice alone or with the camera.
 
 The microphone is asked for only when the user turns it on; a refusal is said in one line
-and the camera path carries on. Only features are computed; no audio is kept or stored.
+and the camera path carries on. Only features are computed (the latest hop's go into a take
+being recorded); no audio is kept or stored. With a model that learned the user's voice
+(mimic.voicemodel) its level range and vowel picker replace the default mapping, and the
+mouth's source (voice, camera or both) is kept with the model.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import numpy as np
 
-from mimic.voice import SOURCES, VISEMES, VoiceFeatures, VoiceMouth, mouth_opening
+from mimic.voice import SILENT, SOURCES, VISEMES, VoiceFeatures, VoiceMouth, mouth_opening
 from studio.app import App
-from studio.dom import by_id, on
+from studio.dom import by_id, on, spawn
 
 READ = 4096  # web/mic.js: samples copied per camera frame at most
 
@@ -22,16 +28,35 @@ class VoiceView:
         self.mic = None
         self.features: VoiceFeatures | None = None
         self.mouth = VoiceMouth()
+        self.voice: Any = None  # the active model's learned voice, when it has one
         self.visemes = np.zeros(len(VISEMES), np.float32)
         self.samples = np.zeros(READ, np.float32)
-        self.source = "both"
+        self.latest = SILENT.copy()  # the latest hop's features: what a take records
+        self.page_source = "both"  # without a model
         self.hops = 0
         self.starting = False
         on(by_id("btn-mic"), "click", lambda _e: self.toggle())
         on(by_id("mouth-source"), "change", lambda e: self.choose(str(e.target.value)))
+        app.listeners.append(self.refresh)
+
+    @property
+    def listening(self) -> bool:
+        return self.mic is not None
+
+    @property
+    def learned(self) -> bool:
+        """Whether the mouth follows a voice learned from the user's takes."""
+        return self.voice is not None
+
+    @property
+    def source(self) -> str:
+        """Where the mouth comes from: the active model's choice, or the page's without one."""
+        pipeline = self.app.pipeline
+        return pipeline.cleanup.settings.mouth_source if pipeline is not None else self.page_source
 
     @property
     def active(self) -> bool:
+        """Whether the voice moves the mouth now."""
         return self.mic is not None and self.source != "camera"
 
     @property
@@ -45,7 +70,27 @@ class VoiceView:
         return VISEMES[int(self.visemes.argmax())] if self.visemes.any() else ""
 
     def choose(self, source: str) -> None:
-        self.source = source if source in SOURCES else "both"
+        """The user picked where the mouth comes from: kept with the active model."""
+        source = source if source in SOURCES else "both"
+        pipeline, record = self.app.pipeline, self.app.active_model()
+        if pipeline is None or record is None:
+            self.page_source = source
+            return
+        settings = dataclasses.replace(pipeline.cleanup.settings, mouth_source=source)
+        pipeline.cleanup.settings = settings
+        record.cleanup = settings.to_dict()
+        spawn(self.app.storage.put_model(record))
+
+    def refresh(self) -> None:
+        """The active model may have changed: follow its voice and its mouth source."""
+        pipeline = self.app.pipeline
+        voice = getattr(pipeline.model, "voice_", None) if pipeline is not None else None
+        if voice is not self.voice:
+            self.voice = voice
+            self.mouth = voice.mouth() if voice is not None else VoiceMouth()
+            self.visemes[:] = 0.0
+        by_id("mouth-source").value = self.source
+        self._show(self.listening)
 
     async def toggle(self) -> None:
         if self.starting:
@@ -69,7 +114,8 @@ class VoiceView:
             self.starting = False
             button.disabled = False
         self.features = VoiceFeatures(float(self.mic.sampleRate))
-        self.mouth = VoiceMouth()
+        self.mouth = self.voice.mouth() if self.voice is not None else VoiceMouth()
+        self.latest[:] = SILENT
         note.hidden = True
         self._show(True)
 
@@ -78,6 +124,12 @@ class VoiceView:
         button.setAttribute("aria-pressed", "true" if on_ else "false")
         button.textContent = "Listening" if on_ else "Microphone: off"
         by_id("mouth-source").hidden = not on_
+        kind = by_id("voice-kind")
+        kind.hidden = not on_
+        kind.textContent = "your voice" if self.learned else "default voice"
+        kind.title = ("The mouth follows the voice this model learned from your takes."
+                      if self.learned else "Record viseme takes (aa, ih, ou, ee, oh) with the "
+                      "microphone on and train, and the mouth will follow your own voice.")
         by_id("avatar").dataset.mic = "on" if on_ else "off"
 
     def step(self) -> None:
@@ -93,4 +145,6 @@ class VoiceView:
         rows = self.features.rows
         for i in range(hops):
             self.mouth.step(rows[i], self.visemes)
+        if hops:
+            self.latest[:] = rows[hops - 1]
         self.hops += hops
