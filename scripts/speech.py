@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 RATE = 48000
+MIC_RATE = 12000  # what the page's audio context runs at (web/mic.js)
 # espeak-ng phonemes for the five visemes (Kirshenbaum notation, inside [[ ]])
 PHONEMES = {"aa": "A:", "ih": "I", "ou": "u:", "ee": "i:", "oh": "O:"}
 
@@ -55,11 +56,15 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
 
 
 def voice_features(samples: np.ndarray) -> np.ndarray:
-    """The voice's features hop by hop (100 a second), as the page computes them."""
+    """The voice's features hop by hop (100 a second), as the page computes them: the page
+    hears the microphone at 12 kHz (web/mic.js), so the 48 kHz speech is resampled first."""
+    from scipy.signal import resample_poly
+
     from mimic.voice import VoiceFeatures
 
-    extractor = VoiceFeatures(RATE, max_hops=len(samples) // 480 + 1)
-    return extractor.rows[:extractor.push(samples)].copy()
+    heard = resample_poly(samples, 1, RATE // MIC_RATE).astype(np.float32)
+    extractor = VoiceFeatures(MIC_RATE, max_hops=len(heard) // (MIC_RATE // 100) + 1)
+    return extractor.rows[:extractor.push(heard)].copy()
 
 
 def spoken_takes(takes: tuple[tuple[int, int], ...] = ((50, 80), (38, 105)),

@@ -14,8 +14,6 @@ runs every 10 ms beside the camera loop. No audio is kept: only these features.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from mimic.tfjs import DenseLayer
@@ -64,7 +62,10 @@ class VoiceFeatures:
     """Spectral features of a mono stream, one row per `hop_s` hop.
 
     `push(samples)` takes any number of new samples and returns how many hops it completed;
-    their features are in `rows[:n]` (a buffer reused by the next call).
+    their features are in `rows[:n]` (a buffer reused by the next call). A camera frame
+    brings three or four hops at once, and they are computed together: one matrix product
+    for all their spectra, so the per-call cost of numpy in Pyodide is paid once a frame,
+    not once a hop. More than `max_hops` hops at once (after a stall) keeps the newest.
     """
 
     def __init__(self, sample_rate: float, hop_s: float = 0.01, max_hops: int = 16) -> None:
@@ -76,50 +77,69 @@ class VoiceFeatures:
         t = np.arange(self.size)
         window = np.hanning(self.size)
         angle = 2 * np.pi * np.outer(bins, t) / self.size
-        self.dft = np.concatenate([np.cos(angle) * window, np.sin(angle) * window]
-                                  ).astype(np.float32)
-        member = np.zeros((len(BANDS_HZ), len(bins)), np.float32)
+        # (size, 2 bins): windows @ dft gives the real parts, then the imaginary ones
+        self.dft = np.ascontiguousarray(np.concatenate(
+            [np.cos(angle) * window, np.sin(angle) * window]).T.astype(np.float32))
+        member = np.zeros((len(bins), len(BANDS_HZ)), np.float32)
         for b, (lo, hi) in enumerate(BANDS_HZ):
             inside = (freqs[bins] >= lo) & (freqs[bins] < hi)
-            member[b, inside] = 1.0 / max(1, inside.sum())
+            member[inside, b] = 1.0 / max(1, inside.sum())
         self.bands = member
-        self.frame = np.zeros(self.size, np.float32)
-        self.spectrum = np.zeros(2 * len(bins), np.float32)
-        self.power = np.zeros(len(bins), np.float32)
-        self.energy = np.zeros(len(BANDS_HZ), np.float32)
+        # history: the `size` samples up to the last hop boundary, then the pending ones
+        self.samples = np.zeros(self.size + (max_hops + 1) * self.hop, np.float32)
+        self.pending = 0  # samples after the last hop boundary
         self.rows = np.zeros((max_hops, FEATURES), np.float32)
-        self.pending = 0  # samples of the current hop already in `frame`
+        n, half = max_hops, len(bins)
+        self._windows = np.zeros((n, self.size), np.float32)
+        self._spectra = np.zeros((n, 2 * half), np.float32)
+        self._power = np.zeros((n, half), np.float32)
+        self._energy = np.zeros((n, len(BANDS_HZ)), np.float32)
+        self._mean = np.zeros((n, 1), np.float32)
+        self._level = np.zeros(n, np.float32)
+        item = self.samples.itemsize
+        # hop k's window (k = 1..h) is samples[k*hop : size + k*hop]: one strided view for
+        # each possible h, made once
+        self._views = [None] + [np.lib.stride_tricks.as_strided(
+            self.samples[self.hop:], shape=(h, self.size), strides=(self.hop * item, item),
+            writeable=False) for h in range(1, n + 1)]
+        self._bufs = [None] + [tuple(b[:h] for b in (
+            self._windows, self._spectra, self._power, self._energy, self._mean, self._level,
+            self.rows)) for h in range(1, n + 1)]
 
     def push(self, samples: np.ndarray) -> int:
-        n_out = 0
-        at = 0
-        total = len(samples)
-        while at < total and n_out < len(self.rows):
-            take = min(self.hop - self.pending, total - at)
-            frame = self.frame
-            frame[: self.size - take] = frame[take:]  # slide left by `take`
-            frame[self.size - take:] = samples[at:at + take]
-            self.pending += take
-            at += take
-            if self.pending == self.hop:
-                self.pending = 0
-                self._features(self.rows[n_out])
-                n_out += 1
-        return n_out
+        room = self.hop * len(self.rows) - self.pending
+        if len(samples) > room:
+            samples = samples[len(samples) - room:]
+        end = self.size + self.pending
+        self.samples[end:end + len(samples)] = samples
+        end += len(samples)
+        hops = (self.pending + len(samples)) // self.hop
+        self.pending = (self.pending + len(samples)) % self.hop
+        if hops:
+            self._features(hops)
+            done = hops * self.hop
+            self.samples[:end - done] = self.samples[done:end]
+        return hops
 
-    def _features(self, out: np.ndarray) -> None:
-        frame = self.frame
-        out[0] = 10.0 * math.log10(float(np.dot(frame, frame)) / self.size + 1e-10)
-        spectrum = self.spectrum
-        np.dot(self.dft, frame, out=spectrum)
-        np.multiply(spectrum, spectrum, out=spectrum)
-        half = len(self.power)
-        np.add(spectrum[:half], spectrum[half:], out=self.power)  # re^2 + im^2
-        np.dot(self.bands, self.power, out=self.energy)
-        self.energy += 1e-12
-        np.log10(self.energy, out=self.energy)
-        self.energy -= self.energy.mean()
-        out[1:] = self.energy
+    def _features(self, h: int) -> None:
+        windows, spectra, power, energy, mean, level, rows = self._bufs[h]
+        np.copyto(windows, self._views[h])
+        np.einsum("ij,ij->i", windows, windows, out=level)  # energy of each window
+        level *= 1.0 / self.size
+        level += 1e-10
+        np.log10(level, out=level)
+        level *= 10.0
+        np.dot(windows, self.dft, out=spectra)
+        np.multiply(spectra, spectra, out=spectra)
+        half = power.shape[1]
+        np.add(spectra[:, :half], spectra[:, half:], out=power)  # re^2 + im^2
+        np.dot(power, self.bands, out=energy)
+        energy += 1e-12
+        np.log10(energy, out=energy)
+        np.mean(energy, axis=1, keepdims=True, out=mean)
+        energy -= mean
+        rows[:, 0] = level
+        rows[:, 1:] = energy
 
 
 # Each vowel's typical band shape (low 250-500, lower-mid 500-900, mid 900-1500, upper-mid

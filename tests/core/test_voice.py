@@ -7,7 +7,7 @@ from mimic.model import ExpressionModel
 from mimic.pipeline import LivePipeline
 from mimic.postprocess import CleanupSettings
 from mimic.synthetic import make_dataset
-from mimic.voice import VISEMES, VoiceFeatures, VoiceMouth, fuse_mouth, mouth_opening
+from mimic.voice import BANDS_HZ, VISEMES, VoiceFeatures, VoiceMouth, fuse_mouth, mouth_opening
 
 RATE = 48000
 FORMANTS = {"aa": (730, 1090, 2440), "ih": (390, 1990, 2550), "ou": (300, 870, 2240),
@@ -110,3 +110,37 @@ def test_the_mouth_source_is_a_clean_up_setting_kept_with_the_model():
     assert CleanupSettings().mouth_source == "both"
     with pytest.raises(ValueError, match="mouth_source must be one of both, voice, camera"):
         CleanupSettings(mouth_source="lips")
+
+
+def reference_features(signal: np.ndarray, end: int) -> np.ndarray:
+    """A hop's features computed plainly: the 512 samples up to `end`, windowed, rfft."""
+    frame = np.zeros(512)
+    got = signal[max(0, end - 512):end]
+    frame[512 - len(got):] = got
+    level = 10 * np.log10(np.mean(frame ** 2) + 1e-10)
+    freqs = np.fft.rfftfreq(512, 1 / RATE)
+    power = np.abs(np.fft.rfft(frame * np.hanning(512))) ** 2
+    bands = np.log10([power[(freqs >= lo) & (freqs < hi)].mean() + 1e-12
+                      for lo, hi in BANDS_HZ])
+    return np.array([level, *(bands - bands.mean())])
+
+
+def test_each_hop_reads_its_last_512_samples_however_they_arrive():
+    rise = np.linspace(0, 1, int(0.3 * RATE), dtype=np.float32)
+    signal = vowel("oh", 0.3) + vowel("ee", 0.3, f0=200.0) * rise
+    features = VoiceFeatures(RATE)
+    got, at = [], 0
+    for size in (100, 2000, 480, 7, 1500, 3000, 5000):  # camera frames come unevenly
+        hops = features.push(signal[at:at + size])
+        got.extend(features.rows[:hops].copy())
+        at += size
+    assert len(got) == at // 480
+    for k, row in enumerate(got):
+        assert np.allclose(row, reference_features(signal, 480 * (k + 1)), atol=2e-3), k
+
+
+def test_after_a_stall_the_newest_hops_are_kept():
+    signal = vowel("aa", 0.3)
+    features = VoiceFeatures(RATE, max_hops=16)
+    assert features.push(signal[:480 * 20]) == 16
+    assert np.allclose(features.rows[15], reference_features(signal, 480 * 20), atol=2e-3)
