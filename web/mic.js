@@ -1,6 +1,6 @@
 // The microphone, opt-in: asked for only when the user turns it on. An AudioWorklet writes
 // the samples into a SharedArrayBuffer ring (the page is cross-origin isolated); each camera
-// frame Python copies what is new into one Float32Array made once (read()) and turns it into
+// frame read() copies what is new straight into a numpy array made once, and Python turns it into
 // a few features per 10 ms (mimic/voice.py). No audio is stored or sent anywhere.
 const SAMPLE_RATE = 12000;
 const RING = 1 << 15; // samples: 2.7 s at 12 kHz, far more than one camera frame needs
@@ -58,7 +58,26 @@ export class Mic {
     this.source = source;
     this.node = node;
     this.sampleRate = ctx.sampleRate;
-    this.out = new Float32Array(4096); // what Python copies from, each camera frame
+    this.out = new Float32Array(4096); // where read() writes; see attach()
+    this.array = null;
+    this.buffer = null;
+  }
+
+  // Write straight into a numpy array's memory (`array` is the PyProxy Python passed), so
+  // Python copies nothing; the view is taken again whenever the WebAssembly memory grew
+  // (growing detaches the old one).
+  attach(array) {
+    this.detach();
+    this.array = array.copy(); // keep the proxy past the call that passed it
+    this.buffer = this.array.getBuffer("f32");
+    this.out = this.buffer.data;
+  }
+
+  detach() {
+    this.buffer?.release();
+    this.array?.destroy();
+    this.buffer = this.array = null;
+    this.out = new Float32Array(4096);
   }
 
   // Copy the samples written since the last call into this.out (the newest, if more came
@@ -66,6 +85,11 @@ export class Mic {
   // sound fading into silence reaches float32's subnormal range, where WebAssembly (which
   // cannot flush them) computes 25 times slower, and Python's spectra would stall the frame.
   read() {
+    if (this.buffer && this.out.buffer.byteLength === 0) {
+      this.buffer.release();
+      this.buffer = this.array.getBuffer("f32");
+      this.out = this.buffer.data;
+    }
     const head = Atomics.load(this.head, 0);
     let n = (head - this.read_at) | 0;
     if (n <= 0) return 0;
@@ -83,6 +107,7 @@ export class Mic {
   }
 
   stop() {
+    this.detach();
     this.source.disconnect();
     this.node.disconnect();
     for (const t of this.stream.getTracks()) t.stop();

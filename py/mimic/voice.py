@@ -80,21 +80,29 @@ class VoiceFeatures:
         # (size, 2 bins): windows @ dft gives the real parts, then the imaginary ones
         self.dft = np.ascontiguousarray(np.concatenate(
             [np.cos(angle) * window, np.sin(angle) * window]).T.astype(np.float32))
-        member = np.zeros((len(bins), len(BANDS_HZ)), np.float32)
+        nb = len(BANDS_HZ)
+        # power spectrum -> [band energies..., 0]; the last column gets the mean square
+        member = np.zeros((len(bins), nb + 1), np.float32)
         for b, (lo, hi) in enumerate(BANDS_HZ):
             inside = (freqs[bins] >= lo) & (freqs[bins] < hi)
             member[inside, b] = 1.0 / max(1, inside.sum())
         self.bands = member
+        # log10 of [bands..., mean square] -> [level dB, bands less their mean]: one product
+        self._finish = np.zeros((nb + 1, FEATURES), np.float32)
+        self._finish[nb, 0] = 10.0
+        self._finish[:nb, 1:] = np.eye(nb) - 1.0 / nb
+        self._floor = np.array([1e-12] * nb + [1e-10], np.float32)
+        self._per_sample = np.full(self.size, 1.0 / self.size, np.float32)
         # history: the `size` samples up to the last hop boundary, then the pending ones
         self.samples = np.zeros(self.size + (max_hops + 1) * self.hop, np.float32)
         self.pending = 0  # samples after the last hop boundary
         self.rows = np.zeros((max_hops, FEATURES), np.float32)
         n, half = max_hops, len(bins)
         self._windows = np.zeros((n, self.size), np.float32)
+        self._squares = np.zeros((n, self.size), np.float32)
         self._spectra = np.zeros((n, 2 * half), np.float32)
         self._power = np.zeros((n, half), np.float32)
-        self._energy = np.zeros((n, len(BANDS_HZ)), np.float32)
-        self._mean = np.zeros((n, 1), np.float32)
+        self._energy = np.zeros((n, nb + 1), np.float32)
         self._level = np.zeros(n, np.float32)
         item = self.samples.itemsize
         # hop k's window (k = 1..h) is samples[k*hop : size + k*hop]: one strided view for
@@ -103,8 +111,8 @@ class VoiceFeatures:
             self.samples[self.hop:], shape=(h, self.size), strides=(self.hop * item, item),
             writeable=False) for h in range(1, n + 1)]
         self._bufs = [None] + [tuple(b[:h] for b in (
-            self._windows, self._spectra, self._power, self._energy, self._mean, self._level,
-            self.rows)) for h in range(1, n + 1)]
+            self._windows, self._squares, self._spectra, self._power, self._energy,
+            self._level, self.rows)) for h in range(1, n + 1)]
 
     def push(self, samples: np.ndarray) -> int:
         room = self.hop * len(self.rows) - self.pending
@@ -122,24 +130,21 @@ class VoiceFeatures:
         return hops
 
     def _features(self, h: int) -> None:
-        windows, spectra, power, energy, mean, level, rows = self._bufs[h]
+        # Only dot, multiply, add and log10: inside the camera loop each kind of numpy call
+        # costs tens of microseconds the first time in a frame (cold code), so few kinds.
+        windows, squares, spectra, power, energy, level, rows = self._bufs[h]
         np.copyto(windows, self._views[h])
-        np.einsum("ij,ij->i", windows, windows, out=level)  # energy of each window
-        level *= 1.0 / self.size
-        level += 1e-10
-        np.log10(level, out=level)
-        level *= 10.0
+        np.multiply(windows, windows, out=squares)
+        np.dot(squares, self._per_sample, out=level)  # mean square of each window
         np.dot(windows, self.dft, out=spectra)
         np.multiply(spectra, spectra, out=spectra)
         half = power.shape[1]
         np.add(spectra[:, :half], spectra[:, half:], out=power)  # re^2 + im^2
         np.dot(power, self.bands, out=energy)
-        energy += 1e-12
+        energy[:, -1] = level
+        np.add(energy, self._floor, out=energy)
         np.log10(energy, out=energy)
-        np.mean(energy, axis=1, keepdims=True, out=mean)
-        energy -= mean
-        rows[:, 0] = level
-        rows[:, 1:] = energy
+        np.dot(energy, self._finish, out=rows)
 
 
 # Each vowel's typical band shape (low 250-500, lower-mid 500-900, mid 900-1500, upper-mid

@@ -65,13 +65,15 @@ def stored_bytes(page) -> dict[str, list[list[int]]]:
 
 def test_a_take_recorded_with_the_microphone_keeps_features_not_sound(app_url, videos,
                                                                       open_page, voice,
-                                                                      tmp_path):
+                                                                      tmp_path, artifacts):
     p = listen(open_page, app_url, videos["neutral1"], voice["aa"])
     page = p.page
     page.wait_for_function("document.body.dataset.restored === 'true'")
     page.fill("#rec-seconds", "2")
     page.click("#btn-mic")
     page.wait_for_function("mimicApp.voice.hops > 50", timeout=10_000)
+    assert "never the sound" in page.text_content("#rec-voice-note")
+    assert page.locator("#rec-voice-note").is_visible()
     page.click('button[data-record="aa"]')
     page.wait_for_function("document.querySelectorAll('#clip-list li').length === 1",
                            timeout=20_000)
@@ -82,6 +84,7 @@ def test_a_take_recorded_with_the_microphone_keeps_features_not_sound(app_url, v
         page.click("#btn-export-clips")
     exported = tmp_path / "clips.mimicclips"
     dl.value.save_as(exported)
+    page.screenshot(path=str(artifacts / "voice-record.png"))
     (clip,) = load_clips(exported.read_bytes())
     n = len(clip.frames)
     assert clip.audio.shape == (n, 6) and n >= 20
@@ -125,6 +128,7 @@ def test_training_learns_the_voice_and_the_live_mouth_follows_it(app_url, videos
     page.wait_for_function("mimicApp.voice.hops > 100", timeout=10_000)
     assert page.evaluate("mimicApp.voice.learned") is True
     assert page.text_content("#voice-kind") == "your voice"
+    page.screenshot(path=str(artifacts / "voice-live-learned.png"))
     shown = []
     for _ in range(40):
         shown.append(page.evaluate("mimicApp.voice.viseme"))
