@@ -11,7 +11,7 @@ one 1/48000 s earlier), the avatar's per-frame hand-over notes when its jaw firs
 path before the page (device and browser buffers, about 10-20 ms in a browser) and the
 avatar's next draw. Prints medians.
 
-Usage: .venv/bin/python scripts/bench_voice.py [--seconds 12]
+Usage: .venv/bin/python scripts/bench_voice.py [--seconds 12] [--pairs 6] [--window 5]
 """
 
 from __future__ import annotations
@@ -118,6 +118,22 @@ def camera_fps(page, seconds: float) -> float:
     return (end[0] - start[0]) * 1000.0 / (end[1] - start[1])
 
 
+def camera_rates(page, pairs: int, window: float) -> dict[str, list[float]]:
+    """Camera fps in alternating windows: microphone off, on, and capturing while Python
+    reads nothing (the browser's audio work alone), so drift hits all three alike."""
+    fps: dict[str, list[float]] = {"off": [], "capture": [], "on": []}
+    for _ in range(pairs):
+        page.click("#btn-mic")  # off
+        fps["off"].append(camera_fps(page, window))
+        page.click("#btn-mic")
+        page.wait_for_function("mimicApp.voice.hops > 0", timeout=20_000)
+        fps["on"].append(camera_fps(page, window))
+        page.evaluate("window.__mic = mimicApp.voice.mic; mimicApp.voice.mic = null")
+        fps["capture"].append(camera_fps(page, window))
+        page.evaluate("mimicApp.voice.mic = window.__mic")
+    return fps
+
+
 def hop_cost(url: str) -> dict[str, float]:
     """Median microseconds per 10 ms hop (features + mouth) in Pyodide, default and learned."""
     import json
@@ -129,7 +145,9 @@ def hop_cost(url: str) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=12.0)
+    ap.add_argument("--seconds", type=float, default=12.0, help="latency measurement")
+    ap.add_argument("--pairs", type=int, default=6, help="rounds of off / on / capture")
+    ap.add_argument("--window", type=float, default=5.0, help="seconds per fps window")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         video = harness.write_y4m(Path(tmp) / "neutral.y4m", [(harness.NEUTRAL_FACES[0], 2)])
@@ -141,20 +159,14 @@ def main() -> int:
                 harness.wait_ready(page)
                 page.wait_for_function("window.mimicAvatar && mimicAvatar.input", timeout=60_000)
                 time.sleep(5)  # warm-up: the first seconds run slower
-                fps = {"off": [camera_fps(page, args.seconds)], "on": []}
                 page.click("#btn-mic")
                 page.wait_for_function("mimicApp.voice.hops > 50", timeout=20_000)
                 page.evaluate(HOOKS)
-                fps["on"].append(camera_fps(page, args.seconds))
+                time.sleep(args.seconds)
                 onsets = page.evaluate("__onsets")
                 moves = page.evaluate("__moves")
                 hops = page.evaluate("mimicApp.voice.hops")
-                for _ in range(2):  # off and on again: this machine's rate drifts
-                    page.click("#btn-mic")
-                    fps["off"].append(camera_fps(page, args.seconds))
-                    page.click("#btn-mic")
-                    page.wait_for_function("mimicApp.voice.hops > 0", timeout=20_000)
-                    fps["on"].append(camera_fps(page, args.seconds))
+                fps = camera_rates(page, args.pairs, args.window)
             hop = hop_cost(url)
     latencies = []
     for onset in onsets:
@@ -166,11 +178,12 @@ def main() -> int:
     if latencies:
         print(f"voice to avatar latency, median {statistics.median(latencies):.0f} ms "
               f"(min {min(latencies):.0f}, max {max(latencies):.0f}); budget 80 ms")
-    print(f"camera frames per second over {args.seconds:g} s windows, microphone off: "
-          f"{' / '.join(f'{v:.1f}' for v in fps['off'])} (median "
-          f"{statistics.median(fps['off']):.1f}); on: "
-          f"{' / '.join(f'{v:.1f}' for v in fps['on'])} (median "
-          f"{statistics.median(fps['on']):.1f})")
+    print(f"camera frames per second, {args.pairs} rounds of {args.window:g} s windows:")
+    for key, what in (("off", "microphone off"), ("capture", "capturing, Python not reading"),
+                      ("on", "microphone on")):
+        values = fps[key]
+        print(f"  {what:<32} median {statistics.median(values):5.1f}  "
+              f"({' / '.join(f'{v:.1f}' for v in values)})")
     print(f"Python per 10 ms hop in Pyodide (features + mouth), median: default mapping "
           f"{hop['default']:.0f} us, learned voice {hop['learned']:.0f} us; budget 100 us")
     return 0
