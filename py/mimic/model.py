@@ -19,6 +19,9 @@ Why it looks the way it does:
   drown a short blink. It needs scipy only at fit time; prediction is numpy alone.
 - Frames a label does not describe are left out rather than mislabelled: the reaction time
   at the start of a take, and natural blinks in takes that are not about the eyes.
+- Takes recorded with the microphone on also teach the model the user's voice
+  (`mimic.voicemodel`, kept in `voice_` and saved with the model); the camera's prediction
+  never depends on it, the live mouth does when the microphone is on.
 """
 
 from __future__ import annotations
