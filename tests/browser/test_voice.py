@@ -3,15 +3,16 @@ Debian's espeak-ng (installed by scripts/test, like chromium), the fake camera a
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import harness
+import speech as tts  # scripts/speech.py (the fixture below is `speech`)
 
 GUM_SPY = """(() => {
   window.__audioAsked = 0;
@@ -29,9 +30,10 @@ GUM_SPY = """(() => {
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Sustained vowels and silence as 16-bit 48 kHz WAVs."""
-    for tool in ("espeak-ng", "sox"):
-        if not shutil.which(tool):
-            pytest.fail(f"{tool} is missing: scripts/test installs it (apt-get install {tool})")
+    try:
+        tts.require()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     out = tmp_path_factory.mktemp("speech")
     files = {}
     for name, phoneme in (("aa", "A:"), ("ou", "u:")):
@@ -46,6 +48,19 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     subprocess.run(["sox", "-n", "-r", "48000", "-b", "16", "-c", "1", str(files["silence"]),
                     "trim", "0", "3"], check=True)
     return files
+
+
+@pytest.fixture(scope="module")
+def words(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few short words with pauses between, then a second of silence."""
+    try:
+        tts.require()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    said = tts.say("Papa. Bob. Mama. Pop.", pitch=45, speed=110)
+    pause = np.zeros(tts.RATE, np.float32)
+    return tts.write_wav(tmp_path_factory.mktemp("words") / "words.wav",
+                            np.concatenate([said, pause]))
 
 
 def listen(open_page, app_url, video, wav, deny: bool = False):
@@ -123,3 +138,31 @@ def test_a_refused_microphone_is_explained_and_the_camera_carries_on(app_url, vi
     before = page.evaluate("mimicBridge.stats.pythonFrames")
     time.sleep(1)
     assert page.evaluate("mimicBridge.stats.pythonFrames") > before + 5
+
+
+SAMPLER = """() => {
+  window.__said = [];
+  window.__sampler = setInterval(() => {
+    __said.push([mimicApp.voice.opening, mimicApp.voice.viseme]);
+  }, 20);
+}"""
+
+
+def test_words_open_and_shut_the_mouth_syllable_by_syllable(app_url, videos, open_page, words):
+    p = listen(open_page, app_url, videos["neutral1"], words)
+    page = p.page
+    page.click("#btn-mic")
+    page.wait_for_function("mimicApp.voice.hops > 50", timeout=10_000)
+    page.evaluate(SAMPLER)
+    time.sleep(9)  # the file is about 5.7 s (four words, a second of silence) and loops
+    said = page.evaluate("clearInterval(__sampler), __said")
+    openings = [o for o, _ in said]
+    shut, cycles = True, 0
+    for o in openings:  # open past 0.3, then really shut (0) again: one syllable
+        if shut and o > 0.3:
+            shut = False
+        elif not shut and o == 0.0:
+            shut, cycles = True, cycles + 1
+    assert cycles >= 4, openings
+    assert len({v for _, v in said if v}) >= 2, said  # not one shape for every vowel
+    assert p.errors == []
