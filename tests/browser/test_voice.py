@@ -143,7 +143,7 @@ def test_a_refused_microphone_is_explained_and_the_camera_carries_on(app_url, vi
 SAMPLER = """() => {
   window.__said = [];
   window.__sampler = setInterval(() => {
-    __said.push([mimicApp.voice.opening, mimicApp.voice.viseme]);
+    __said.push([performance.now(), mimicApp.voice.opening, mimicApp.voice.viseme]);
   }, 20);
 }"""
 
@@ -156,7 +156,7 @@ def test_words_open_and_shut_the_mouth_syllable_by_syllable(app_url, videos, ope
     page.evaluate(SAMPLER)
     time.sleep(9)  # the file is about 5.7 s (four words, a second of silence) and loops
     said = page.evaluate("clearInterval(__sampler), __said")
-    openings = [o for o, _ in said]
+    openings = [o for _, o, _ in said]
     shut, cycles = True, 0
     for o in openings:  # open past 0.3, then really shut (0) again: one syllable
         if shut and o > 0.3:
@@ -164,5 +164,5 @@ def test_words_open_and_shut_the_mouth_syllable_by_syllable(app_url, videos, ope
         elif not shut and o == 0.0:
             shut, cycles = True, cycles + 1
     assert cycles >= 4, openings
-    assert len({v for _, v in said if v}) >= 2, said  # not one shape for every vowel
+    assert len({v for _, _, v in said if v}) >= 2, said  # not one shape for every vowel
     assert p.errors == []
