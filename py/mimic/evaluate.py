@@ -245,7 +245,7 @@ def evaluate_many(pairs: Sequence[tuple[Any, Sequence[Clip]]],
     if acc.leaks:
         report.neutral_mouth_leakage = float(np.concatenate(acc.leaks).mean())
     report.per_take = acc.per_take
-    report.voice = score_voice(pairs)
+    report.voice = score_voice(pairs, numbers)
     tested = {n for n in names if n in report.per_target} | {
         expressions[i] for i in set(acc.e_true)}
     report.untested = sorted(set(names) - tested | acc.untested)
@@ -426,6 +426,11 @@ def hints(report: Report) -> list[str]:
                        f"record another take, holding the expression clearly.")
         elif row["metric"].startswith("mean error") and row["value"] > 0.35:
             out.append(f"{name} is weak (mean error {row['value']:.2f}): record another take.")
+    for take in sorted((report.voice or {}).get("takes", []), key=lambda t: t["voice"]):
+        if take["voice"] < WEAK_ACCURACY and take["voice_mistaken_for"]:
+            out.append(f"Your voice in {take_title(take)} reads as {take['voice_mistaken_for']} "
+                       f"{take['voice_mistaken_share']:.0%} of the time: say {take['truth']} again, "
+                       f"steadily and out loud, with the microphone on.")
     if report.untested:
         names = ", ".join(report.untested)
         out.append(f"Not tested: {names}. Record a second take of each so one can be held out.")

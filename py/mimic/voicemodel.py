@@ -190,12 +190,14 @@ def fit_voice(clips: Sequence[Clip], **params: Any) -> VoiceModel | None:
         return None
 
 
-def score_voice(pairs: Sequence[tuple[Any, Sequence[Clip]]]) -> dict[str, Any] | None:
+def score_voice(pairs: Sequence[tuple[Any, Sequence[Clip]]],
+                take_numbers: dict[int, int] | None = None) -> dict[str, Any] | None:
     """Held-out viseme takes recorded with sound, read three ways on their speech frames:
     by the voice the fold's model learned, by the untrained mapping, and by the camera.
 
     `pairs` are (model trained without the takes, held-out takes), as in cross-validation;
-    None when no held-out take has sound and a model that learned a voice.
+    `take_numbers` maps id(clip) to its number among its label's takes. None when no
+    held-out take has sound and a model that learned a voice.
     """
     template = template_layer()
     sources = ("voice", "untrained", "camera")
@@ -219,10 +221,14 @@ def score_voice(pairs: Sequence[tuple[Any, Sequence[Clip]]]) -> dict[str, Any] |
             if camera is not None:
                 raw = model.predict(clip.frames[speech])[:, camera[0]]
                 reads["camera"] = np.asarray(camera[1], np.intp)[raw.argmax(axis=1)]
-            row = {"labels": list(clip.labels), "name": clip.name, "frames": int(speech.sum())}
+            row = {"labels": list(clip.labels), "name": clip.name, "frames": int(speech.sum()),
+                   "take": (take_numbers or {}).get(id(clip), 1), "truth": VISEMES[truth]}
             for source, read in reads.items():
                 np.add.at(matrices[source][truth], read, 1)
                 row[source] = float((read == truth).mean())
+            wrong = np.bincount(reads["voice"][reads["voice"] != truth], minlength=len(VISEMES))
+            row["voice_mistaken_for"] = VISEMES[int(wrong.argmax())] if wrong.any() else ""
+            row["voice_mistaken_share"] = float(wrong.max() / len(audio))
             takes.append(row)
     if not takes:
         return None

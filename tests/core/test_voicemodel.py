@@ -178,3 +178,21 @@ def test_the_tfjs_export_carries_the_voice_in_its_metadata():
     model_json["userDefinedMetadata"]["voice"] = {"layers": [{"kernel": "x"}]}
     with pytest.raises(ValueError, match=r"voice in this model\.json is damaged"):
         from_tfjs(model_json, weights)
+
+
+def test_a_take_whose_sound_says_another_vowel_is_named_in_a_hint():
+    clips = list(recorded())
+    second = [i for i, c in enumerate(clips) if c.session_id.endswith("s1")]
+    ou2 = next(i for i in second if clips[i].labels == ("ou",))
+    ee2 = next(clips[i] for i in second if clips[i].labels == ("ee",))
+    wrong = clips[ou2]
+    n = min(len(wrong.frames), len(ee2.audio))
+    clips[ou2] = Clip(wrong.labels, wrong.frames[:n], wrong.timestamps[:n], wrong.fps,
+                      wrong.take_id, wrong.session_id, wrong.created_at, "said ee",
+                      ee2.audio[:n])  # the user said "ee" through an "ou" take
+    report = cross_validate(clips, lambda: ExpressionModel(max_iter=60, augment=0.0))
+    take = next(t for t in report.voice["takes"] if t["name"] == "said ee")
+    heard = take["voice_mistaken_for"]
+    assert take["take"] == 2 and take["voice"] < 0.5 and heard in ("ee", "ih")  # high vowels
+    hint = next(h for h in report.hints if h.startswith("Your voice in ou take 2 (said ee)"))
+    assert f"reads as {heard}" in hint and "say ou again" in hint
