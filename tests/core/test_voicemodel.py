@@ -196,3 +196,16 @@ def test_a_take_whose_sound_says_another_vowel_is_named_in_a_hint():
     assert take["take"] == 2 and take["voice"] < 0.5 and heard in ("ee", "ih")  # high vowels
     hint = next(h for h in report.hints if h.startswith("Your voice in ou take 2 (said ee)"))
     assert f"reads as {heard}" in hint and "say ou again" in hint
+
+
+def test_training_says_whether_it_learned_the_voice_and_what_to_record_if_not():
+    from mimic.trainjob import train_clips
+
+    options = {"max_iter": 30, "augment": 0.0}
+    _, summary = train_clips(recorded(), options)
+    assert summary["voice"]["learned"] and summary["voice"]["visemes"] == list(VISEMES)
+    assert summary["voice"]["takes_with_sound"] == len(recorded())
+    only_aa = [c for c in recorded() if voice_truth(c) in (-1, 0)]
+    _, summary = train_clips(only_aa, options)
+    assert not summary["voice"]["learned"]
+    assert "record takes of at least two visemes" in summary["voice"]["note"]
