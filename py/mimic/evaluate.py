@@ -428,9 +428,10 @@ def hints(report: Report) -> list[str]:
             out.append(f"{name} is weak (mean error {row['value']:.2f}): record another take.")
     for take in sorted((report.voice or {}).get("takes", []), key=lambda t: t["voice"]):
         if take["voice"] < WEAK_ACCURACY and take["voice_mistaken_for"]:
-            out.append(f"Your voice in {take_title(take)} reads as {take['voice_mistaken_for']} "
-                       f"{take['voice_mistaken_share']:.0%} of the time: say {take['truth']} again, "
-                       f"steadily and out loud, with the microphone on.")
+            out.append(f"Your voice in {take_title(take)} reads as "
+                       f"{take['voice_mistaken_for']} {take['voice_mistaken_share']:.0%} of the "
+                       f"time: say {take['truth']} again, steadily and out loud, with the "
+                       f"microphone on.")
     if report.untested:
         names = ", ".join(report.untested)
         out.append(f"Not tested: {names}. Record a second take of each so one can be held out.")

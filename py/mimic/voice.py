@@ -7,9 +7,11 @@ put energy high (1800-3500 Hz) and little in the middle, "ou" keeps nearly all o
 (250-500 Hz), "oh" sits between. Five bands' log energies relative to their mean describe
 that shape whatever the loudness; the level in dB says how open the mouth is.
 
-Per hop the work is two small matrix products and a few in-place operations on buffers made
-once (the DFT rows for the bins that matter, with the window folded in): no allocation, so it
-runs every 10 ms beside the camera loop. No audio is kept: only these features.
+The work is a few matrix products and in-place operations on buffers made once (the DFT
+columns for the bins that matter, with the window folded in), for all the hops a camera frame
+brings at once: no allocation, so it runs in the camera loop. The page hears 12 kHz
+(web/mic.js): a 128-sample window then has the same 93.75 Hz bins as 512 samples at 48 kHz.
+No audio is kept: only these features.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class VoiceFeatures:
     def __init__(self, sample_rate: float, hop_s: float = 0.01, max_hops: int = 16) -> None:
         self.rate = float(sample_rate)
         self.hop = max(1, round(self.rate * hop_s))
-        self.size = 1 << int(np.ceil(np.log2(self.hop)))  # one hop or a little more: 512 at 48 kHz
+        self.size = 1 << int(np.ceil(np.log2(self.hop)))  # one hop or a little more: 128 at 12 kHz
         freqs = np.fft.rfftfreq(self.size, 1.0 / self.rate)
         bins = np.flatnonzero((freqs >= BANDS_HZ[0][0]) & (freqs < BANDS_HZ[-1][1]))
         t = np.arange(self.size)
