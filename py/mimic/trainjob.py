@@ -80,11 +80,11 @@ def voice_summary(clips: list[Clip], model: Any) -> dict[str, Any]:
         out["visemes"] = list(model.voice_.visemes_)
         out["gate_db"], out["full_db"] = model.voice_.gate_db_, model.voice_.full_db_
     elif with_sound:
-        out["note"] = ("Your voice was not learned: record takes of at least two visemes "
+        out["note"] = ("Your voice was not learned: the takes with sound hold too little "
+                       "speech. Say the viseme out loud through the whole take."
+                       if len(spoken) >= 2 else
+                       "Your voice was not learned: record takes of at least two visemes "
                        "(aa, ih, ou, ee, oh) with the microphone on, saying them out loud.")
-        if len(spoken) >= 2:
-            out["note"] = ("Your voice was not learned: the takes with sound hold too little "
-                           "speech. Say the viseme out loud through the whole take.")
     return out
 
 

@@ -199,47 +199,58 @@ def score_voice(pairs: Sequence[tuple[Any, Sequence[Clip]]],
     `take_numbers` maps id(clip) to its number among its label's takes. None when no
     held-out take has sound and a model that learned a voice.
     """
+    from mimic.evaluate import macro_f1  # evaluate calls this function: imported at call
+
     template = template_layer()
     sources = ("voice", "untrained", "camera")
     matrices = {s: np.zeros((len(VISEMES), len(VISEMES)), np.int64) for s in sources}
     takes = []
     for model, clips in pairs:
-        voice = getattr(model, "voice_", None)
-        if voice is None:
+        if getattr(model, "voice_", None) is None:
             continue
-        camera = _camera_columns(model)
         for clip in clips:
-            truth = voice_truth(clip)
-            if clip.audio is None or truth < 0:
+            heard = _reads(model, template, clip)
+            if heard is None:
                 continue
-            speech = voice.speech(clip.audio)
-            if not speech.any():
-                continue
-            audio = clip.audio[speech]
-            reads = {"voice": voice.predict(audio).argmax(axis=1),
-                     "untrained": (audio[:, 1:] @ template.kernel + template.bias).argmax(axis=1)}
-            if camera is not None:
-                raw = model.predict(clip.frames[speech])[:, camera[0]]
-                reads["camera"] = np.asarray(camera[1], np.intp)[raw.argmax(axis=1)]
-            row = {"labels": list(clip.labels), "name": clip.name, "frames": int(speech.sum()),
+            truth, reads = heard
+            row = {"labels": list(clip.labels), "name": clip.name, "frames": len(reads["voice"]),
                    "take": (take_numbers or {}).get(id(clip), 1), "truth": VISEMES[truth]}
             for source, read in reads.items():
                 np.add.at(matrices[source][truth], read, 1)
                 row[source] = float((read == truth).mean())
             wrong = np.bincount(reads["voice"][reads["voice"] != truth], minlength=len(VISEMES))
             row["voice_mistaken_for"] = VISEMES[int(wrong.argmax())] if wrong.any() else ""
-            row["voice_mistaken_share"] = float(wrong.max() / len(audio))
+            row["voice_mistaken_share"] = float(wrong.max() / row["frames"])
             takes.append(row)
     if not takes:
         return None
-    said = sorted({VISEMES.index(v) for t in takes for v in t["labels"] if v in VISEMES})
     out: dict[str, Any] = {"takes": takes, "frames": sum(t["frames"] for t in takes),
-                           "visemes": [VISEMES[i] for i in said]}
+                           "visemes": [v for v in VISEMES if any(t["truth"] == v for t in takes)]}
     for source, matrix in matrices.items():
         if matrix.sum():
             out[source] = {"accuracy": float(np.trace(matrix) / matrix.sum()),
-                           "macro_f1": _macro_f1(matrix, said)}
+                           "macro_f1": macro_f1(matrix)}
     return out
+
+
+def _reads(model: Any, template: DenseLayer, clip: Clip
+           ) -> tuple[int, dict[str, np.ndarray]] | None:
+    """(the viseme a take says, the viseme each source reads in each speech frame), or None
+    for a take without sound, without one viseme or without speech."""
+    truth = voice_truth(clip)
+    if clip.audio is None or truth < 0:
+        return None
+    speech = model.voice_.speech(clip.audio)
+    if not speech.any():
+        return None
+    audio = clip.audio[speech]
+    reads = {"voice": model.voice_.predict(audio).argmax(axis=1),
+             "untrained": (audio[:, 1:] @ template.kernel + template.bias).argmax(axis=1)}
+    camera = _camera_columns(model)
+    if camera is not None:
+        raw = model.predict(clip.frames[speech])[:, camera[0]]
+        reads["camera"] = np.asarray(camera[1], np.intp)[raw.argmax(axis=1)]
+    return truth, reads
 
 
 def _camera_columns(model: Any) -> tuple[slice, list[int]] | None:
@@ -249,16 +260,6 @@ def _camera_columns(model: Any) -> tuple[slice, list[int]] | None:
     if not names or not set(names) <= set(VISEMES):
         return None
     return mouth, [VISEMES.index(n) for n in names]
-
-
-def _macro_f1(matrix: np.ndarray, classes: list[int]) -> float:
-    scores = []
-    for c in classes:
-        tp = matrix[c, c]
-        precision = tp / max(matrix[:, c].sum(), 1)
-        recall = tp / max(matrix[c].sum(), 1)
-        scores.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
-    return float(np.mean(scores))
 
 
 def level_range(levels: np.ndarray, truth: np.ndarray) -> tuple[float, float]:

@@ -87,10 +87,14 @@ class VoiceView:
         voice = getattr(pipeline.model, "voice_", None) if pipeline is not None else None
         if voice is not self.voice:
             self.voice = voice
-            self.mouth = voice.mouth() if voice is not None else VoiceMouth()
+            self.mouth = self._new_mouth()
             self.visemes[:] = 0.0
         by_id("mouth-source").value = self.source
         self._show(self.listening)
+
+    def _new_mouth(self) -> VoiceMouth:
+        """A fresh follower: the learned voice's when the model has one, else the default."""
+        return self.voice.mouth() if self.voice is not None else VoiceMouth()
 
     async def toggle(self) -> None:
         if self.starting:
@@ -115,7 +119,7 @@ class VoiceView:
             button.disabled = False
         self.mic.attach(self.samples)
         self.features = VoiceFeatures(float(self.mic.sampleRate))
-        self.mouth = self.voice.mouth() if self.voice is not None else VoiceMouth()
+        self.mouth = self._new_mouth()
         self.latest[:] = SILENT
         note.hidden = True
         self._show(True)

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import harness
-import speech as tts  # scripts/speech.py (the fixture below is `speech`)
 
 GUM_SPY = """(() => {
   window.__audioAsked = 0;
@@ -28,12 +27,8 @@ GUM_SPY = """(() => {
 
 
 @pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def speech(tmp_path_factory: pytest.TempPathFactory, tts) -> dict[str, Path]:
     """Sustained vowels and silence as 16-bit 48 kHz WAVs."""
-    try:
-        tts.require()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
     out = tmp_path_factory.mktemp("speech")
     files = {}
     for name, phoneme in (("aa", "A:"), ("ou", "u:")):
@@ -51,12 +46,8 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def words(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def words(tmp_path_factory: pytest.TempPathFactory, tts) -> Path:
     """A few short words with pauses between, then a second of silence."""
-    try:
-        tts.require()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
     said = tts.say("Papa. Bob. Mama. Pop.", pitch=45, speed=110)
     pause = np.zeros(tts.RATE, np.float32)
     return tts.write_wav(tmp_path_factory.mktemp("words") / "words.wav",

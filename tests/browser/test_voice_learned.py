@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from test_voice import SAMPLER, listen
 
-import speech
 from mimic.clips import dump_clips, load_clips
 from mimic.voice import VISEMES
 
@@ -48,19 +47,15 @@ STORED = """async () => {
 
 
 @pytest.fixture(scope="module")
-def voice(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    try:
-        speech.require()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+def voice(tmp_path_factory: pytest.TempPathFactory, tts) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("voice")
     # a held-out take of the same voice at a third pitch: the five vowels in turn, a pause
     # after each
-    pause = np.zeros(int(0.7 * speech.RATE), np.float32)
+    pause = np.zeros(int(0.7 * tts.RATE), np.float32)
     said = np.concatenate([part for v in VISEMES
-                           for part in (speech.vowels(v, pitch=44, speed=90, times=4), pause)])
-    return {"five": speech.write_wav(out / "five.wav", said),
-            "aa": speech.write_wav(out / "aa.wav", speech.vowels("aa", times=12)),
+                           for part in (tts.vowels(v, pitch=44, speed=90, times=4), pause)])
+    return {"five": tts.write_wav(out / "five.wav", said),
+            "aa": tts.write_wav(out / "aa.wav", tts.vowels("aa", times=12)),
             "takes": out / "takes.mimicclips"}
 
 
@@ -134,8 +129,8 @@ def test_a_take_recorded_with_the_microphone_keeps_features_not_sound(app_url, v
 
 
 def test_training_learns_the_voice_and_the_live_mouth_follows_it(app_url, videos, open_page,
-                                                                 voice, artifacts):
-    voice["takes"].write_bytes(dump_clips(speech.spoken_takes()))
+                                                                 voice, artifacts, tts):
+    voice["takes"].write_bytes(dump_clips(tts.spoken_takes()))
     p = listen(open_page, app_url, videos["neutral1"], voice["five"])
     page = p.page
     page.wait_for_function("document.body.dataset.restored === 'true'")

@@ -1,21 +1,14 @@
 """A model trained on takes of a synthetic voice (espeak-ng speech) reads a held-out take of
 that voice better than the untrained mapping. Native only: it runs espeak-ng and sox."""
 
-import pytest
-
-import speech
 from mimic.crossval import cross_validate
 from mimic.model import ExpressionModel
 from mimic.voice import VISEMES
 
 
-def test_the_learned_voice_beats_the_untrained_mapping_on_held_out_takes():
-    try:
-        speech.require()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+def test_the_learned_voice_beats_the_untrained_mapping_on_held_out_takes(tts):
     # two takes of one voice: another pitch and pace, as nobody says a vowel twice alike
-    clips = speech.spoken_takes()
+    clips = tts.spoken_takes()
     report = cross_validate(clips, lambda: ExpressionModel(max_iter=60, augment=0.0))
     scores = report.voice
     assert len(scores["takes"]) == 10 and scores["visemes"] == list(VISEMES)
