@@ -21,8 +21,8 @@ import numpy as np
 
 from mimic.clips import Clip
 from mimic.evaluate import Report, evaluate_many, hints, macro_f1, number_takes, take_title
+from mimic.progress import scaled_progress
 from mimic.targets import TargetSet, canonical
-from mimic.trainjob import scaled_progress
 
 __all__ = ["HONEST_NOTE", "cross_validate", "take_folds"]
 

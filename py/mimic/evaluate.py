@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from mimic.clips import Clip
+from mimic.metrics import macro_f1
 from mimic.postprocess import Cleanup, CleanupSettings
 from mimic.targets import canonical, group_of
 from mimic.voicemodel import score_voice
@@ -379,20 +380,6 @@ def _expression_scores(report: Report, expressions: list[str], truth: np.ndarray
             report.per_target[name] = {"value": float(matrix[i, i] / support),
                                        "metric": "share of frames right"}
     report.macro_f1 = macro_f1(matrix)
-
-
-def macro_f1(matrix: np.ndarray) -> float:
-    """Mean F1 over the rows (true labels) of a confusion matrix that have frames."""
-    f1s = []
-    for i in range(len(matrix)):
-        support = matrix[i].sum()
-        if support == 0:
-            continue
-        tp = matrix[i, i]
-        precision = tp / max(matrix[:, i].sum(), 1)
-        recall = tp / support
-        f1s.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
-    return float(np.mean(f1s)) if f1s else 0.0
 
 
 def take_title(take: dict[str, Any]) -> str:

@@ -8,14 +8,12 @@ is wasted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from mimic.clips import Clip, load_clips
+from mimic.progress import Progress, scaled_progress
 from mimic.targets import TargetSet
-
-Progress = Callable[[float, str, float | None], Any]
 
 
 class TrainingError(ValueError):
@@ -30,15 +28,6 @@ def check_trainable(clips: list[Clip]) -> TargetSet:
         raise TrainingError("Record at least two different targets (for example neutral and "
                             "happy) so the model has something to tell apart.")
     return TargetSet.from_labels(recorded)
-
-
-def scaled_progress(progress: Progress | None, lo: float, hi: float,
-                    message: str | None = None) -> Progress | None:
-    """A part of a job's progress: fractions mapped into lo..hi, messages kept or replaced."""
-    if progress is None:
-        return None
-    return lambda f, msg, loss=None: progress(lo + (hi - lo) * float(f),
-                                              msg if message is None else message, loss)
 
 
 def train_clips(clips: list[Clip], options: dict[str, Any] | None = None,

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mimic.clips import Clip
+from mimic.metrics import macro_f1
 from mimic.targets import canonical, group_of
 from mimic.tfjs import DenseLayer
 from mimic.voice import VISEMES, VoiceMouth, template_layer
@@ -199,7 +200,6 @@ def score_voice(pairs: Sequence[tuple[Any, Sequence[Clip]]],
     `take_numbers` maps id(clip) to its number among its label's takes. None when no
     held-out take has sound and a model that learned a voice.
     """
-    from mimic.evaluate import macro_f1  # evaluate calls this function: imported at call
 
     template = template_layer()
     sources = ("voice", "untrained", "camera")
