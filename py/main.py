@@ -18,6 +18,7 @@ from studio.avatar import AvatarDriver  # noqa: E402
 from studio.dom import by_id  # noqa: E402
 from studio.hotkeys import HotkeysView  # noqa: E402
 from studio.live import LiveView  # noqa: E402
+from studio.outputs import start as start_outputs  # noqa: E402
 from studio.record import RecordView  # noqa: E402
 from studio.storage import Storage  # noqa: E402
 from studio.sync import start as start_sync  # noqa: E402
@@ -64,6 +65,7 @@ async def main() -> None:
     app.voice = VoiceView(app)
     app.avatar = AvatarDriver(app)
     hotkeys = HotkeysView(app)
+    start_outputs(app, hotkeys)
     bridge.onAvatar = create_proxy(app.avatar.on_avatar)
     if bridge.avatar:
         app.avatar.attach(bridge.avatar)

@@ -19,10 +19,11 @@ from mimic.blendshapes import COUNT
 from mimic.clips import Clip
 from mimic.pipeline import LivePipeline
 from mimic.recording import Recorder
+from studio import outputs
 from studio.dom import by_id, on
 from studio.storage import ModelRecord, Storage
 
-TABS = ("record", "train", "live", "sync")
+TABS = ("record", "train", "live", "output", "sync")
 
 
 def new_session_id() -> str:
@@ -78,6 +79,7 @@ class App:
                 self.avatar.step(frame, clean, t_ms * 0.001)
             else:
                 self.avatar.lost(t_ms * 0.001)
+        outputs.step(self, frame, clean, has_face, t_ms)  # what the avatar shows, to VMC/VTS
 
     def _play(self, t_ms: float) -> np.ndarray | None:
         clip, start, first_s, last_s = self.playback
