@@ -1,0 +1,128 @@
+"""Lip sync on real speech: the shared reader (../shared/data/speech), per 10 ms hop, as the
+page runs live (12 kHz, `VoiceFeatures`, the `VoiceMouth` follower and its gate).
+
+Side by side on every clip:
+- the default mapping (no training);
+- the learned voice, each clip held out in turn: trained (`fit_voice`, as the studio does)
+  on viseme takes cut from the other clips as a user's takes would be (each viseme's
+  stretches of speech with pauses between, one row per camera frame);
+- an MFCC matcher in uLipSync's style (12 MFCCs over 64 ms, nearest profile), its profiles
+  calibrated on the other clips: the reference;
+- always the commonest vowel of the other clips.
+Then the same with every frequency of the speech moved by a factor (resampled: a shorter or
+longer vocal tract, as a child's or a man's voice moves formants by 15-25 %), each learned
+voice and profile trained on speech moved alike; and the synthetic suite (espeak-ng), labelled
+as such. See scripts/lipsync.py for the labels.
+
+Usage: .venv/bin/python scripts/bench_lipsync.py [--scales 0.8 1.2] [--no-synthetic]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "py"))
+
+import lipsync
+from mimic.voice import VISEMES, VoiceMouth
+from mimic.voicemodel import fit_voice
+
+
+def learned_followers(clips: list[lipsync.Utterance]) -> list:
+    """For each clip, the live follower of a voice learned without it."""
+    rows = [lipsync.recorded_rows(c, VoiceMouth()) for c in clips]
+    out = []
+    for i in range(len(clips)):
+        rest = [j for j in range(len(clips)) if j != i]
+        takes = lipsync.cut_takes([clips[j] for j in rest], [rows[j] for j in rest])
+        voice = fit_voice(takes)
+        out.append(voice)
+    return out
+
+
+def mfcc_score(clips: list[lipsync.Utterance]) -> dict:
+    score = lipsync.Score.empty()
+    for i, clip in enumerate(clips):
+        matcher = lipsync.MfccMatcher().fit([c for j, c in enumerate(clips) if j != i])
+        read, open_ = matcher.read(clip)
+        score.add_reads(clip.labels, read, open_)
+    return score.figures()
+
+
+def commonest_score(clips: list[lipsync.Utterance]) -> dict:
+    score = lipsync.Score.empty()
+    for i, clip in enumerate(clips):
+        guess = lipsync.commonest([c for j, c in enumerate(clips) if j != i])
+        n = len(clip.labels)
+        score.add_reads(clip.labels, np.full(n, guess), np.ones(n, bool))
+    return score.figures()
+
+
+def judge(clips: list[lipsync.Utterance]) -> dict[str, dict]:
+    voices = learned_followers(clips)
+    return {
+        "default mapping": lipsync.score_follower(clips, lambda i: VoiceMouth()),
+        "learned voice (held out)": lipsync.score_follower(clips, lambda i: voices[i].mouth()),
+        "MFCC matcher, calibrated": mfcc_score(clips),
+        "commonest vowel": commonest_score(clips),
+    }
+
+
+def table(title: str, results: dict[str, dict]) -> None:
+    some = next(iter(results.values()))
+    print(f"\n{title}: {some['vowel_frames']} vowel frames, {some['pause_frames']} pause "
+          "frames (10 ms hops)")
+    head = (f"{'':<26}{'right':>7}{'F1':>6}  " + " ".join(f"{v:>4}" for v in VISEMES)
+            + f"{'pause open':>12}{'vowel open':>12}{'lag':>7}")
+    print(head)
+    for name, f in results.items():
+        recalls = " ".join(f"{f['recall_' + v]:4.0%}" for v in VISEMES)
+        print(f"{name:<26}{f['right']:7.1%}{f['macro_f1']:6.2f}  {recalls}"
+              f"{f['pause_open']:12.1%}{f['vowel_open']:12.1%}{f['lag_ms']:5.0f} ms")
+
+
+def synthetic() -> None:
+    """espeak-ng's voice (synthetic): the held-out takes of the studio's own scoring."""
+    import speech
+    from mimic.crossval import cross_validate
+    from mimic.model import ExpressionModel
+
+    speech.require()
+    report = cross_validate(speech.spoken_takes(),
+                            lambda: ExpressionModel(max_iter=60, augment=0.0))
+    v = report.voice
+    print(f"\nSYNTHETIC (espeak-ng speech, not a real voice): two takes of each viseme, each "
+          f"held out, {v['frames']} speech frames read right:")
+    for key, what in (("voice", "learned voice"), ("untrained", "default mapping")):
+        print(f"  {what:<18}{v[key]['accuracy']:6.1%}  macro-F1 {v[key]['macro_f1']:.2f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scales", type=float, nargs="*", default=[0.8, 1.2],
+                    help="formant/pitch factors to judge besides the real voice")
+    ap.add_argument("--no-synthetic", action="store_true")
+    args = ap.parse_args()
+    if not lipsync.available():
+        print(f"no real speech at {lipsync.DATA}: ../shared is absent")
+        return 1
+    t0 = time.perf_counter()
+    for scale in [1.0, *args.scales]:
+        clips = lipsync.load(scale)
+        title = ("REAL speech, the shared reader (16 clips), each clip held out" if scale == 1
+                 else f"REAL speech with every frequency x{scale:g} (resampled)")
+        table(title, judge(clips))
+    if not args.no_synthetic:
+        synthetic()
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
