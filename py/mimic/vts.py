@@ -206,9 +206,10 @@ class VtsSession:
         self.state = "off"
         self.status = "Not connected."
 
-    def _ask(self) -> list[str]:
+    def _ask(self, why: str = "") -> list[str]:
         self.state = "asking"
-        self.status = "Click Allow in VTube Studio: it is asking whether Mimic may connect."
+        self.status = ((why + "; click" if why else "Click") +
+                       " Allow in VTube Studio: it is asking whether Mimic may connect.")
         return [request_token()]
 
     # messages received -----------------------------------------------------------------
@@ -236,8 +237,8 @@ class VtsSession:
         if not data.get("authenticated"):
             self.token = None
             self.token_changed = True
-            self._fail("VTube Studio no longer accepts Mimic's token (access revoked?)")
-            return self._ask()
+            self.error = "VTube Studio no longer accepts Mimic's token (access revoked?)"
+            return self._ask(self.error)
         self.state = "setup"
         self.status = "Logged in to VTube Studio; creating Mimic's parameters."
         return [*self._create_parameters(), expression_state()]
@@ -296,13 +297,17 @@ class VtsSession:
                 return []
             self.token = None  # revoked while connected: ask once more
             self.token_changed = True
-            self._fail("VTube Studio revoked Mimic's access")
-            return self._ask()
+            self.error = "VTube Studio revoked Mimic's access"
+            return self._ask(self.error)
         if code == TOKEN_ONGOING:
-            self.status = "VTube Studio is already showing Mimic's allow dialog: click Allow."
+            self._fail("VTube Studio is already showing Mimic's allow dialog: click Allow there")
             return []
         if code == REQUIRES_AUTHENTICATION:
-            return self.opened() if self.state in ("setup", "live") else []
+            if self.state not in ("setup", "live"):
+                return []
+            out = self.opened()
+            self._fail("VTube Studio asked Mimic to log in again")
+            return out
         if code == API_ACCESS_DEACTIVATED:
             self._fail("VTube Studio's plugin API is off: turn on 'Start API' in its settings")
             return []

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +18,6 @@ from mimic.vtsinputs import (
     guess_expressions,
     parameter_name,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-websockets_sync = pytest.importorskip("websockets.sync.client")
-from vtsfake import FakeVTS  # noqa: E402
 
 NAMES = ("neutral", "happy", "angry", "sad", "aa", "oh", "blink", "blinkLeft", "blinkRight",
          "big grin")
@@ -185,229 +179,132 @@ def test_switch_follows_the_winner_with_the_previous_one_off():
     assert sw.update("happy", True) == [("Blush.exp3.json", True)]
 
 
-# the session, against the fake VTube Studio ---------------------------------------------------
-class Link:
-    """A session on a real WebSocket: sends what it returns, feeds it every answer."""
-
-    def __init__(self, session: vts.VtsSession, port: int) -> None:
-        self.session = session
-        self.ws = websockets_sync.connect(f"ws://127.0.0.1:{port}")
-        self.pending = 0
-        self.send(session.opened())
-
-    def send(self, messages: list[str]) -> None:
-        for m in messages:
-            self.ws.send(m)
-            self.pending += 1
-
-    def settle(self) -> None:
-        while self.pending:
-            text = self.ws.recv(timeout=5)
-            self.pending -= 1
-            self.send(self.session.received(text))
-
-    def frame(self, t: float, winner: str | None = None, face: bool = True,
-              w: np.ndarray | None = None, **arkit: float) -> None:
-        names = self.session.inputs.names
-        w = np.zeros(len(names), np.float32) if w is None else w
-        self.send(self.session.frame(_frame(**arkit), np.zeros(5, np.float32), w, face,
-                                     winner, t))
-        self.settle()
-
-    def close(self) -> None:
-        self.ws.close()
+# the session on canned answers (the round trips: test_vts_server.py) -----------------------
+def _answer(kind: str, request_id: str = "mimic-x", **data) -> str:
+    return json.dumps({"apiName": "VTubeStudioPublicAPI", "apiVersion": "1.0",
+                       "messageType": kind, "requestID": request_id, "data": data})
 
 
-@pytest.fixture
-def fake():
-    with FakeVTS() as server:
-        yield server
+def _error(code: int, text: str = "", request_id: str = "mimic-x") -> str:
+    return _answer("APIError", request_id, errorID=code, message=text)
 
 
-def test_allow_once_then_logins_reuse_the_token(fake):
-    s = vts.VtsSession(names=NAMES)
-    link = Link(s, fake.port)
-    assert s.state == "asking" and "Allow" in s.status
-    link.settle()
-    assert s.state == "live" and s.token and s.token_changed
-    assert fake.dialogs == 1 and fake.logins == 1
-    assert {f"Mimic{n}" for n in ("Happy", "Angry", "Sad", "Aa", "BigGrin")} <= set(fake.params)
-    link.frame(0.0, mouthSmileLeft=0.9, mouthSmileRight=0.9)
-    assert fake.last_values()["MouthSmile"] == 1.0
-    assert fake.injections[-1][2] is True
-    link.close()
-    again = vts.VtsSession(token=s.token, names=NAMES)  # a reload: the token from settings
-    link = Link(again, fake.port)
-    link.settle()
-    assert again.state == "live" and not again.token_changed
-    assert fake.dialogs == 1 and fake.logins == 2
-    link.close()
-
-
-def test_revoked_token_asks_again(fake):
-    s = vts.VtsSession(names=NAMES)
-    link = Link(s, fake.port)
-    link.settle()
-    fake.revoke()
-    link.frame(0.0)
-    assert s.state == "live" and fake.dialogs == 2  # asked again, allowed, set up again
-    assert "revoked" in s.error
-    assert "MimicHappy" in fake.params
-    link.frame(0.1)
-    assert "MimicHappy" in fake.last_values()
-    link.close()
-    # a stale token at login (revoked while Mimic was closed) also asks again
-    fake.revoke()
-    stale = vts.VtsSession(token=s.token, names=NAMES)
-    link = Link(stale, fake.port)
-    link.settle()
-    assert stale.state == "live" and stale.token != s.token and stale.token_changed
-    assert fake.dialogs == 3
-    link.close()
-
-
-def test_denied_says_so_and_stops_asking(fake):
-    fake.allow = False
-    s = vts.VtsSession(names=NAMES)
-    link = Link(s, fake.port)
-    link.settle()
-    assert s.state == "denied" and "not allowed" in s.status
-    link.frame(0.0)
-    assert fake.dialogs == 1 and not fake.injections
-    link.close()
-
-
-def test_parameter_of_another_plugin_is_left_out_and_the_rest_sent(fake):
-    fake.params["MimicSad"] = "Other Plugin"
-    s = vts.VtsSession(names=NAMES)
-    link = Link(s, fake.port)
-    link.settle()
+def _live(names=NAMES, token: str = "t") -> vts.VtsSession:
+    s = vts.VtsSession(token=token, names=names)
+    assert _msg(s.opened()[0])["messageType"] == "AuthenticationRequest"
+    sent = s.received(_answer("AuthenticationResponse", authenticated=True))
+    kinds = [_msg(m)["messageType"] for m in sent]
+    assert kinds.count("ParameterCreationRequest") == len(names)
+    assert kinds[-1] == "ExpressionStateRequest"
+    for m in sent[:-1]:
+        name = _msg(m)["data"]["parameterName"]
+        assert s.state == "setup"
+        s.received(_answer("ParameterCreationResponse", parameterName=name))
     assert s.state == "live"
-    assert "sending" in s.status and "MimicSad belongs to another plugin" in s.status
-    link.frame(0.0)
-    sent = fake.last_values()
-    assert "MimicSad" not in sent and "MimicHappy" in sent and "FaceAngleX" in sent
-    link.close()
+    return s
 
 
-def test_input_driven_by_another_plugin_is_left_to_it(fake):
+def _frame_out(s: vts.VtsSession, t: float, face: bool = True, winner=None) -> list[dict]:
+    w = np.zeros(len(s.inputs.names), np.float32)
+    return [_msg(m) for m in s.frame(_frame(), np.zeros(5, np.float32), w, face, winner, t)]
+
+
+def test_without_a_token_the_session_asks_and_keeps_the_new_one():
     s = vts.VtsSession(names=NAMES)
-    link = Link(s, fake.port)
-    link.settle()
-    fake.controlled["FaceAngleZ"] = "Other Plugin"
-    link.frame(0.0)
-    assert "sending" in s.status and "nother plugin is driving FaceAngleZ" in s.status
-    before = len(fake.injections)
-    link.frame(0.1)
-    assert len(fake.injections) == before + 1
-    assert "FaceAngleZ" not in fake.last_values() and "FaceAngleX" in fake.last_values()
-    link.close()
+    assert _msg(s.opened()[0])["messageType"] == "AuthenticationTokenRequest"
+    assert "Allow" in s.status and _frame_out(s, 0.0) == []
+    sent = s.received(_answer("AuthenticationTokenResponse", "mimic-token",
+                              authenticationToken="tok"))
+    assert s.token == "tok" and s.token_changed
+    assert _msg(sent[0])["data"]["authenticationToken"] == "tok"
 
 
-def test_deleted_parameters_are_created_again(fake):
+def test_a_revoked_token_asks_again_once():
+    s = _live()
+    out = s.received(_error(50, "User has denied API access for your plugin."))
+    assert [_msg(m)["messageType"] for m in out] == ["AuthenticationTokenRequest"]
+    assert s.token is None and s.token_changed and "revoked" in s.status
+    # answers to frames already in flight say the same: no second dialog
+    assert s.received(_error(50)) == []
+    assert s.received(_error(50)) == []
+    # and a refused login (token revoked while Mimic was away) asks too
+    s = vts.VtsSession(token="old", names=NAMES)
+    s.opened()
+    out = s.received(_answer("AuthenticationResponse", authenticated=False))
+    assert [_msg(m)["messageType"] for m in out] == ["AuthenticationTokenRequest"]
+    assert "no longer accepts" in s.status
+
+
+def test_denied_dialog_stops_asking():
     s = vts.VtsSession(names=NAMES)
-    link = Link(s, fake.port)
-    link.settle()
-    del fake.params["MimicHappy"]  # the user deleted it in VTube Studio
-    link.frame(0.0)
-    assert "MimicHappy" in fake.params and s.state == "live"
-    link.frame(0.1)
-    assert "MimicHappy" in fake.last_values()
-    link.close()
+    s.opened()
+    assert s.received(_error(50, "denied", "mimic-token")) == []
+    assert s.state == "denied" and "not allowed" in s.status and _frame_out(s, 0.0) == []
 
 
-def test_expression_list_guess_and_switching_through_the_server(fake):
-    s = vts.VtsSession(names=NAMES)
-    link = Link(s, fake.port)
-    link.settle()
-    assert s.expressions_changed and "Happy.exp3.json" in s.expressions
-    mapping = s.guess_mapping(["neutral", "happy", "angry", "sad"])
-    assert mapping == {"neutral": "", "happy": "Happy.exp3.json",
-                       "angry": "Angry.exp3.json", "sad": "Sad.exp3.json"}
-    s.set_mapping(mapping)
-    link.frame(0.0, winner="happy")
-    link.frame(0.1, winner="angry", face=False)
-    assert fake.expressions["Happy.exp3.json"] and not fake.expressions["Angry.exp3.json"]
-    link.frame(0.2, winner="angry")
-    assert fake.activations[-2:] == [("Happy.exp3.json", False, 0.5),
-                                     ("Angry.exp3.json", True, 0.5)]
-    assert [f for f, on in fake.expressions.items() if on] == ["Angry.exp3.json"]
-    # the user loaded another model without that file: said in one line, list read again
-    s.set_mapping({"happy": "Gone.exp3.json"})
-    link.frame(0.3, winner="happy")
-    assert "could not switch the expression" in s.status
-    link.close()
+def test_parameter_refused_by_another_plugin_is_left_out():
+    s = vts.VtsSession(token="t", names=("happy", "sad"))
+    s.opened()
+    s.received(_answer("AuthenticationResponse", authenticated=True))
+    s.received(_error(352, "Parameter MimicSad was already created by Other Plugin"))
+    s.received(_answer("ParameterCreationResponse", parameterName="MimicHappy"))
+    assert s.state == "live"
+    assert "MimicSad belongs to another plugin" in s.status and "sending" in s.status
+    ids = [p["id"] for p in _frame_out(s, 0.0)[0]["data"]["parameterValues"]]
+    assert "MimicHappy" in ids and "MimicSad" not in ids and "FaceAngleX" in ids
 
 
-def test_changed_model_targets_create_their_parameters_while_live(fake):
-    s = vts.VtsSession(names=("happy",))
-    link = Link(s, fake.port)
-    link.settle()
-    link.send(s.set_names(("happy", "smug")))
-    link.settle()
-    assert "MimicSmug" in fake.params and s.state == "live"
-    link.frame(0.0)
-    assert "MimicSmug" in fake.last_values()
-    link.close()
+def test_input_taken_by_another_plugin_is_left_to_it():
+    s = _live()
+    s.received(_error(454, "Parameter MouthSmile is currently controlled by X"))
+    s.received(_error(454, "Parameter MouthSmile is currently controlled by X"))  # in flight
+    ids = [p["id"] for p in _frame_out(s, 0.0)[0]["data"]["parameterValues"]]
+    assert "MouthSmile" not in ids and "MouthOpen" in ids
+    assert "driving MouthSmile" in s.status
 
 
-def test_values_are_resent_at_least_once_a_second_without_frames(fake):
-    s = vts.VtsSession(names=NAMES)
-    link = Link(s, fake.port)
-    link.settle()
-    link.frame(0.0, mouthSmileLeft=0.9, mouthSmileRight=0.9)
-    t = 0.0
-    for _ in range(30):  # a timer ticking every 0.1 s, the camera stalled
-        t += 0.1
-        link.send(s.keepalive(t))
-        link.settle()
-    times = [t for t, _, _ in fake.injections]
-    assert len(times) >= 6
-    assert max(np.diff(times)) < 1.0  # wall clock of arrival at the fake server
-    assert fake.last_values()["MouthSmile"] == 1.0  # the last values, again
-    link.close()
+def test_values_are_sent_every_frame_and_again_within_a_second_without_frames():
+    s = _live()
+    out = _frame_out(s, 10.0, face=False)
+    assert out[0]["messageType"] == "InjectParameterDataRequest"
+    assert out[0]["data"]["faceFound"] is False
+    sent = [10.0]
+    t = 10.0
+    while t < 14.0:  # the camera stalls; the page's timer ticks every 0.25 s
+        t += 0.25
+        for m in s.keepalive(t):
+            assert _msg(m)["data"]["faceFound"] is False
+            sent.append(t)
+    gaps = np.diff(sent)
+    assert len(sent) >= 8 and max(gaps) < 1.0
+    assert s.keepalive(t) == []  # nothing twice at the same moment
 
 
-def test_frames_without_a_face_still_inject_with_face_found_false(fake):
-    s = vts.VtsSession(names=NAMES)
-    link = Link(s, fake.port)
-    link.settle()
-    link.frame(0.0, face=False)
-    assert fake.injections[-1][2] is False
-    link.close()
+def test_expression_switches_go_out_with_the_frame_and_the_list_is_read_again():
+    s = _live()
+    s.received(_answer("ExpressionStateResponse", modelID="m1", modelName="M",
+                       expressions=[{"name": "Joy", "file": "Joy.exp3.json", "active": False}]))
+    assert s.expressions == ["Joy.exp3.json"] and s.expressions_changed
+    s.set_mapping(s.guess_mapping(["happy", "sad"]))
+    out = _frame_out(s, 0.0, winner="happy")
+    acts = [m["data"] for m in out if m["messageType"] == "ExpressionActivationRequest"]
+    assert acts == [{"expressionFile": "Joy.exp3.json", "fadeTime": 0.5, "active": True}]
+    assert any(m["messageType"] == "ExpressionStateRequest" for m in out)  # first frame
+    later = _frame_out(s, 5.0, winner="happy")
+    assert [m["messageType"] for m in later] == ["InjectParameterDataRequest"]
+    assert "ExpressionStateRequest" in [m["messageType"] for m in _frame_out(s, 11.0)]
+    out = s.received(_error(651, "Expression Joy.exp3.json not found"))
+    assert [_msg(m)["messageType"] for m in out] == ["ExpressionStateRequest"]
+    assert "could not switch" in s.status
 
 
 @pytest.mark.parametrize("code", [0, 1, 2, 8, 50, 51, 352, 354, 355, 356, 450, 451, 453, 454,
                                   455, 650, 651, 652, 999])
 def test_every_error_id_is_one_status_line(code):
-    s = vts.VtsSession(token="t", names=NAMES)
-    for text in (s.opened()[0],):
-        assert _msg(text)["messageType"] == "AuthenticationRequest"
-    s.received(json.dumps({"messageType": "AuthenticationResponse",
-                           "data": {"authenticated": True}}))
-    for name in list(s._pending):
-        s.received(json.dumps({"messageType": "ParameterCreationResponse",
-                               "data": {"parameterName": name}}))
-    assert s.state == "live"
-    s.received(json.dumps({"messageType": "APIError", "requestID": "mimic-x",
-                           "data": {"errorID": code, "message": "Parameter MimicSad: no"}}))
-    assert s.status and "\n" not in s.status and len(s.status) < 160
-
-
-def test_closed_and_back_reconnects(fake):
-    s = vts.VtsSession(names=NAMES)
-    link = Link(s, fake.port)
-    link.settle()
-    fake.stop()
-    s.closed(f"ws://localhost:{fake.port}")
-    assert s.state == "down" and "not reachable" in s.status
-    assert s.frame(_frame(), np.zeros(5, np.float32), np.zeros(len(NAMES), np.float32), True,
-                   None, 1.0) == []
-    fake.start()
-    link = Link(s, fake.port)
-    link.settle()
-    assert s.state == "live" and fake.dialogs == 1
-    link.close()
+    s = _live()
+    s.received(_error(code, "Parameter MimicSad: no"))
+    assert s.status and "\n" not in s.status and len(s.status) < 200
+    assert s.error  # kept for the page's "last error" after the status moves on
 
 
 def test_garbage_from_the_server_is_one_line():
