@@ -1,0 +1,318 @@
+"""VTube Studio output in the Output tab: the page talks to VTube Studio's plugin API directly
+(a browser may open `ws://localhost`), no relay needed.
+
+The protocol lives in `mimic.vts` (tested against a fake VTube Studio); this holds the socket,
+the settings (`vts` key: on/off, port, the token so the allow dialog comes once, the expression
+mapping per VTube Studio model), the status lines and the mapping table. Tracking never waits
+on it: a closed or refusing VTube Studio is one status line, and the page tries again every two
+seconds while the output is on.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import js
+from pyodide.ffi import create_proxy
+
+from mimic.vts import DEFAULT_FADE_S, VtsSession
+from studio import outputs
+from studio.dom import by_id, clear, el, on, spawn
+
+SETTING = "vts"
+DEFAULT_PORT = 8001
+RETRY_S = 2.0
+TICK_MS = 250
+MAX_BUFFERED = 1 << 16  # bytes queued in the socket: beyond this a frame is dropped, not queued
+
+
+class VtsOutput:
+    """The sender registered with studio.outputs, plus its part of the Output tab."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.session = VtsSession()
+        self.ws: Any = None
+        self.on = False
+        self.port = DEFAULT_PORT
+        self.maps: dict[str, dict[str, str]] = {}  # VTS model id -> label -> expression file
+        self.layout = -1
+        self.labels: list[str] = []  # learned expressions shown in the mapping table
+        self.dropped = 0
+        self._rate = 0.0
+        self._next_try = 0.0
+        self._count = 0
+        self._rate_t = time.monotonic()
+        self._proxies: list[Any] = []
+        self._build()
+        self._gen = 0
+        self._handlers = (self._proxy(self._opened), self._proxy(self._message),
+                          self._proxy(self._closed))
+        self._tick = self._proxy(self._on_tick)
+        js.setInterval(self._tick, TICK_MS)
+
+    # page ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        box = by_id("output-vts")
+        clear(box)
+        box.append(el("h3", "VTube Studio"))
+        box.append(el("p", "Turn on \u201cStart API\u201d in VTube Studio's settings, then "
+                      "Connect and click Allow there (once). Mimic sends its parameters "
+                      "(Mimic + each learned label), fills VTube Studio's own face inputs "
+                      "and switches the model's expressions with yours.", "note"))
+        row = el("div", cls="row")
+        self.button = el("button", "Connect", id="vts-connect", type="button")
+        on(self.button, "click", lambda _e: self.toggle())
+        label = el("label", "Port ")
+        self.port_input = el("input", id="vts-port", type="number", min="1", max="65535",
+                             value=str(self.port))
+        self.port_input.style.width = "6rem"
+        on(self.port_input, "change", lambda _e: self._port_changed())
+        label.append(self.port_input)
+        row.append(self.button, label)
+        box.append(row)
+        self.status = el("p", "Not connected.", "status-line", id="vts-status")
+        self.stats = el("p", "", "status-line", id="vts-stats")
+        box.append(self.status, self.stats)
+        box.append(el("h4", "Your expressions \u2192 the model's expressions"))
+        self.map_note = el("p", "Connect to list the loaded model's expressions.", "note",
+                           id="vts-map-note")
+        self.table = el("table", cls="vts-map", id="vts-map")
+        self.table.setAttribute("aria-label", "Learned expression to VTube Studio expression")
+        box.append(self.map_note, self.table)
+
+    def _proxy(self, fn: Any) -> Any:
+        proxy = create_proxy(fn)
+        self._proxies.append(proxy)
+        return proxy
+
+    async def restore(self) -> None:
+        saved = await self.app.storage.get_setting(SETTING, {})
+        if not isinstance(saved, dict):
+            saved = {}
+        port = saved.get("port", DEFAULT_PORT)
+        self.port = port if isinstance(port, int) and 0 < port < 65536 else DEFAULT_PORT
+        self.port_input.value = str(self.port)
+        token = saved.get("token")
+        self.session.token = token if isinstance(token, str) and token else None
+        maps = saved.get("maps")
+        self.maps = maps if isinstance(maps, dict) else {}
+        if saved.get("on"):
+            self.connect()
+
+    def _save(self) -> None:
+        spawn(self.app.storage.set_setting(SETTING, {
+            "on": self.on, "port": self.port, "token": self.session.token, "maps": self.maps}))
+
+    def _port_changed(self) -> None:
+        try:
+            port = int(str(self.port_input.value))
+        except ValueError:
+            port = 0
+        if not 0 < port < 65536:
+            self.port_input.value = str(self.port)
+            return
+        self.port = port
+        self._save()
+        if self.on:
+            self.disconnect(keep_on=True)
+            self.connect()
+
+    def toggle(self) -> None:
+        if self.on:
+            self.disconnect()
+        else:
+            self.connect()
+
+    # socket ----------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"ws://localhost:{self.port}"
+
+    def connect(self) -> None:
+        """Open the socket (again); the session decides what to say once it is open."""
+        if not self.on:
+            self.on = True
+            self._save()
+        outputs.register(self)  # frames come only while the output is on
+        self._close_socket()
+        self.button.textContent = "Disconnect"
+        self._next_try = time.monotonic() + RETRY_S
+        try:
+            ws = js.WebSocket.new(self.url)
+        except Exception as exc:  # a malformed URL or a page policy: said, not raised
+            self.session.closed(self.url)
+            self.session.error = str(exc)
+            self._render()
+            return
+        self._gen += 1
+        ws.mimicGen = self._gen  # events of an older socket are ignored
+        self.ws = ws
+        ws.onopen, ws.onmessage, ws.onclose = self._handlers
+        if self.session.state in ("off", "denied"):
+            self.session.status = f"Connecting to VTube Studio at {self.url}\u2026"
+        self._render()
+
+    def disconnect(self, keep_on: bool = False) -> None:
+        self._close_socket()
+        if not keep_on:
+            self.on = False
+            self._save()
+            outputs.unregister(self)
+        self.session.stop()
+        self.button.textContent = "Connect"
+        self._render()
+
+    def _close_socket(self) -> None:
+        ws, self.ws = self.ws, None
+        if ws is not None:
+            ws.onopen = ws.onmessage = ws.onclose = None
+            ws.close()
+
+    def _current(self, event: Any) -> bool:
+        return self.ws is not None and int(getattr(event.target, "mimicGen", -1)) == self._gen
+
+    def _opened(self, event: Any) -> None:
+        if self._current(event):
+            self._send(self.session.opened())
+            self._render()
+
+    def _message(self, event: Any) -> None:
+        if not self._current(event):
+            return
+        self._send(self.session.received(str(event.data)))
+        s = self.session
+        if s.token_changed:
+            s.token_changed = False
+            self._save()
+        if s.expressions_changed:
+            s.expressions_changed = False
+            self._apply_mapping()
+        self._render()
+
+    def _closed(self, event: Any) -> None:
+        if not self._current(event):
+            return
+        self.ws = None
+        if self.on:
+            self.session.closed(self.url)
+            self._next_try = time.monotonic() + RETRY_S
+        self._render()
+
+    def _send(self, messages: list[str]) -> None:
+        ws = self.ws
+        if ws is None or int(ws.readyState) != 1:
+            return
+        for m in messages:
+            ws.send(m)
+        self._count += len(messages)
+
+    # per frame -------------------------------------------------------------------------
+    def send(self, frame: Any) -> None:
+        """The registered sender: this frame's injection and expression switches."""
+        s = self.session
+        if frame.layout != self.layout:
+            self.layout = frame.layout
+            self._send(s.set_names(frame.names))
+            self.labels = [n for n, g in zip(frame.names, frame.groups, strict=True)
+                           if g == "expression" and n != "neutral"]
+            self._apply_mapping()
+        if s.state != "live" or self.ws is None:
+            return
+        if self.ws.bufferedAmount > MAX_BUFFERED:  # VTube Studio is not keeping up
+            self.dropped += 1
+            return
+        self._send(s.frame(frame.arkit, frame.head, frame.weights, frame.face, frame.winner,
+                           frame.t))
+
+    def _on_tick(self) -> None:
+        """Keep-alive (VTube Studio drops a parameter not sent for 1 s), retries, stats."""
+        self._send(self.session.keepalive(js.performance.now() * 0.001))
+        now = time.monotonic()
+        if self.on and self.ws is None and now >= self._next_try:
+            self.connect()
+        if now - self._rate_t >= 1.0:
+            self._rate = self._count / (now - self._rate_t)
+            self._count, self._rate_t = 0, now
+            self._render()
+
+    # mapping ---------------------------------------------------------------------------
+    def _apply_mapping(self) -> None:
+        """The stored mapping for this VTube Studio model, or a guess by name; then the
+        table."""
+        s = self.session
+        if not s.expressions:
+            self.session.set_mapping({})
+            self._render_table()
+            return
+        stored = self.maps.get(s.model_id, {})
+        guess = s.guess_mapping(self.labels)
+        mapping = {label: stored[label] if stored.get(label) in s.expressions or
+                   stored.get(label) == "" else guess.get(label, "") for label in self.labels}
+        s.set_mapping(mapping)
+        self._render_table(mapping)
+
+    def _render_table(self, mapping: dict[str, str] | None = None) -> None:
+        s = self.session
+        clear(self.table)
+        if not s.expressions or not self.labels:
+            self.map_note.textContent = (
+                "Connect to list the loaded model's expressions." if s.state != "live" else
+                "The loaded model has no expressions." if not s.expressions else
+                "Train a model with expressions to map them.")
+            return
+        self.map_note.textContent = (f"Model \u201c{s.model_name}\u201d: the expression "
+                                     f"shown switches with yours ({s.fade_s:g} s fade).")
+        for label in self.labels:
+            tr = el("tr")
+            tr.append(el("th", label, scope="row"))
+            select = el("select", data_label=label)
+            select.setAttribute("aria-label", f"VTube Studio expression for {label}")
+            select.append(el("option", "(none)", value=""))
+            for file in s.expressions:
+                select.append(el("option", file[: -len(".exp3.json")]
+                                 if file.endswith(".exp3.json") else file, value=file))
+            select.value = (mapping or {}).get(label, "")
+            on(select, "change", lambda e, lb=label: self._choose(lb, str(e.target.value)))
+            td = el("td")
+            td.append(select)
+            tr.append(td)
+            self.table.append(tr)
+
+    def _choose(self, label: str, file: str) -> None:
+        s = self.session
+        mapping = dict(s.switch.mapping)
+        mapping[label] = file
+        s.set_mapping(mapping)
+        self.maps.setdefault(s.model_id, {})[label] = file
+        self._save()
+
+    # status ----------------------------------------------------------------------------
+    def _render(self) -> None:
+        s = self.session
+        self.status.textContent = s.status
+        self.status.dataset.state = ("on" if s.state == "live" else
+                                     "error" if s.state in ("down", "denied") or s.error
+                                     else "")
+        if s.state == "live":
+            text = f"{self._rate:.0f} messages/s"
+            if self.dropped:
+                text += f", {self.dropped} frames dropped (VTube Studio busy)"
+        else:
+            text = ""
+        if s.error:
+            text += ("; " if text else "") + f"last error: {s.error}"
+        self.stats.textContent = text
+        self.button.textContent = "Disconnect" if self.on else "Connect"
+
+
+def start(app: Any) -> VtsOutput:
+    """Build the VTube Studio box and restore its settings (connecting if it was on)."""
+    view = VtsOutput(app)
+    app.vts = view
+    spawn(view.restore())
+    return view
+
+
+__all__ = ["DEFAULT_FADE_S", "VtsOutput", "start"]

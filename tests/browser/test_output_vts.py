@@ -1,0 +1,103 @@
+"""The page as a VTube Studio plugin, against the fake VTube Studio (tests/vtsfake.py) on a real
+port: allow once (a reload logs in with the stored token), MouthSmile high on the fake camera's
+smile, the mapped expression file switched when the winner changes (hotkeys force the winner
+here, the same path a trained model's winner takes), and VTube Studio stopped and started
+again while the camera keeps tracking."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import harness
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+pytest.importorskip("websockets")
+from vtsfake import FakeVTS
+
+
+def _connect(page, port: int) -> None:
+    page.click("#tab-output")
+    page.fill("#vts-port", str(port))
+    page.dispatch_event("#vts-port", "change")
+    page.click("#vts-connect")
+
+
+def _status(page) -> str:
+    return page.text_content("#vts-status") or ""
+
+
+def _frames(page) -> int:
+    return int(page.evaluate("window.mimicBridge ? mimicBridge.stats.frames : 0") or 0)
+
+
+def _wait_status(page, text: str, timeout_ms: int = 20_000) -> None:
+    page.wait_for_function("t => document.getElementById('vts-status').textContent.includes(t)",
+                           arg=text, timeout=timeout_ms)
+
+
+def test_vts_allow_once_smile_expressions_and_recovery(app_url, videos, open_page, artifacts):
+    with FakeVTS() as fake:
+        p = open_page(app_url, videos["smile"])
+        page = p.page
+        harness.wait_ready(page)
+        _connect(page, fake.port)
+        assert fake.wait(lambda: fake.logins == 1), _status(page)
+        _wait_status(page, "sending")
+        assert fake.dialogs == 1
+        assert {"MimicHappy", "MimicAngry", "MimicSad", "MimicSurprised"} <= set(fake.params)
+
+        # the smiling face reaches VTube Studio's own MouthSmile input, with faceFound
+        assert fake.wait(lambda: fake.last_values().get("MouthSmile", 0) > 0.75), \
+            fake.last_values()
+        assert fake.injections[-1][2] is True
+        assert -90 <= fake.last_values()["FaceAngleX"] <= 90
+
+        # the mapping table guessed the model's files by name
+        page.wait_for_selector('#vts-map select[data-label="happy"]')
+        guessed = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
+            '#vts-map select')].map(s => [s.dataset.label, s.value]))""")
+        assert guessed == {"happy": "Happy.exp3.json", "angry": "Angry.exp3.json",
+                           "sad": "Sad.exp3.json", "surprised": "Surprised.exp3.json"}
+        page.locator("#output-vts").screenshot(path=str(artifacts / "output-vts.png"))
+
+        # the winner changes (hotkey 1: happy, then 2: angry): files switched with a fade
+        page.locator("body").click(position={"x": 5, "y": 5})
+        page.keyboard.press("1")
+        assert fake.wait(lambda: fake.expressions["Happy.exp3.json"])
+        page.keyboard.press("2")
+        assert fake.wait(lambda: fake.expressions["Angry.exp3.json"])
+        assert not fake.expressions["Happy.exp3.json"]
+        assert fake.activations[-2:] == [("Happy.exp3.json", False, 0.5),
+                                         ("Angry.exp3.json", True, 0.5)]
+        # the user maps angry to another file: it takes over at once, and is kept
+        page.select_option('#vts-map select[data-label="angry"]', "Blush.exp3.json")
+        assert fake.wait(lambda: fake.expressions["Blush.exp3.json"])
+        assert not fake.expressions["Angry.exp3.json"]
+        page.keyboard.press("0")
+
+        # VTube Studio closes: one line, the camera keeps tracking; it comes back: reconnected
+        fake.stop()
+        _wait_status(page, "not reachable")
+        before = _frames(page)
+        page.wait_for_timeout(1500)
+        assert _frames(page) > before, "tracking stopped with VTube Studio"
+        injected = len(fake.injections)
+        fake.start()
+        assert fake.wait(lambda: fake.logins == 2), _status(page)
+        assert fake.wait(lambda: len(fake.injections) > injected + 5)
+        assert fake.dialogs == 1  # the stored token, no second dialog
+        _wait_status(page, "sending")
+
+        # a reload: the output stays on and logs in with the stored token
+        page.reload()
+        harness.wait_ready(page)
+        assert fake.wait(lambda: fake.logins == 3), _status(page)
+        assert fake.dialogs == 1
+        page.click("#tab-output")
+        page.wait_for_selector('#vts-map select[data-label="angry"]')
+        assert page.input_value('#vts-map select[data-label="angry"]') == "Blush.exp3.json"
+        assert page.input_value("#vts-port") == str(fake.port)
+        assert p.errors == []
