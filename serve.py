@@ -3,6 +3,8 @@
     python serve.py                 # vendor the runtime if needed, serve on http://127.0.0.1:8000
     python serve.py --port 9000 --host 0.0.0.0
     python serve.py --build site/   # write a self-contained static site (e.g. for GitHub Pages)
+    python serve.py --vmc           # also relay the page's VMC output to UDP 127.0.0.1:39539
+    python serve.py --vmc 192.168.1.20:39540
 
 Standard library only, so it works on a fresh machine before anything is installed.
 """
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import vendor  # noqa: E402
+import vmcrelay  # noqa: E402
 
 # What the site is made of; nothing else in the repository is served.
 SITE_FILES = ("index.html", "pyscript.toml", "sw.js", "manifest.webmanifest")
@@ -143,6 +146,13 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "max-age=600" if vendored else "no-cache")
         super().end_headers()
 
+    def do_GET(self) -> None:
+        relay = getattr(self.server, "relay", None)
+        if relay is not None and self.path.split("?", 1)[0] == vmcrelay.PATH:
+            relay.handle(self)  # the page's VMC output, on to UDP (only with --vmc)
+            return
+        super().do_GET()
+
     def send_head(self):
         rel = self.path.split("?", 1)[0].split("#", 1)[0].lstrip("/")
         if rel in ("", PACKAGE_ZIP, PRECACHE):
@@ -214,13 +224,18 @@ def build(dest: Path) -> Path:
     return dest
 
 
-def serve(host: str, port: int, verbose: bool = False) -> None:
+def serve(host: str, port: int, verbose: bool = False,
+          vmc: tuple[str, int] | None = None) -> None:
     handler = functools.partial(Handler, directory=str(ROOT))
     server = QuietServer((host, port), handler)
     server.verbose = verbose  # type: ignore[attr-defined]
+    server.relay = vmcrelay.Relay(vmc) if vmc else None  # type: ignore[attr-defined]
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
     print(f"Mimic is running at http://{shown}:{server.server_address[1]}/  (Ctrl+C to stop)",
           flush=True)
+    if vmc:
+        print(f"VMC relay: the page's VMC output goes to {server.relay.describe()} "
+              f"(and nowhere else)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -235,7 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--build", metavar="DIR", type=Path, help="write a static site to DIR")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument("--vmc", nargs="?", const="39539", metavar="[HOST:]PORT",
+                        help="relay the page's VMC output to this UDP address "
+                             "(default 127.0.0.1:39539)")
     args = parser.parse_args(argv)
+    vmc = None
+    if args.vmc is not None:
+        try:
+            vmc = vmcrelay.parse_target(args.vmc)
+        except ValueError:
+            parser.error(f"--vmc wants [HOST:]PORT, got {args.vmc!r}")
     try:
         vendor.ensure()
     except vendor.VendorError as exc:
@@ -246,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         out = build(args.build)
         print(f"static site written to {out}")
         return 0
-    serve(args.host, args.port, args.verbose)
+    serve(args.host, args.port, args.verbose, vmc)
     return 0
 
 

@@ -14,7 +14,7 @@ import harness
 # fixtures over the real recordings in ../shared, which the browser cannot read, the local
 # server).
 NATIVE_ONLY = ("test_modelfile_fuzz", "test_native_only", "test_cli", "test_real_data",
-               "test_serve", "test_voice_speech", "test_vts_server")
+               "test_serve", "test_voice_speech", "test_vts_server", "test_relay")
 
 
 def test_core_suite_passes_in_pyodide(app_url):
@@ -31,6 +31,6 @@ def test_core_suite_passes_in_pyodide(app_url):
     expected = {"test_blendshapes", "test_targets", "test_clips", "test_livelink",
                 "test_synthetic", "test_model", "test_postprocess", "test_evaluate",
                 "test_modelfile", "test_tfjs", "test_crossval", "test_voice",
-                "test_voicemodel"}
+                "test_voicemodel", "test_vmc"}
     assert expected <= modules, f"missing in Pyodide: {sorted(expected - modules)}"
     assert len(report["passed"]) >= 40
