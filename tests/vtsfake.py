@@ -44,7 +44,9 @@ class FakeVTS:
         self.controlled: dict[str, str] = {}  # parameter -> another plugin driving it
         self.expressions = {f: False for f in expressions}
         self.model_id = "model-1"
-        self.received: list[dict[str, Any]] = []  # every request, with "t" (monotonic s)
+        # every request, with "t" (monotonic s) and "wall" (time.time(), to compare with a
+        # page's performance.timeOrigin + now)
+        self.received: list[dict[str, Any]] = []
         self.injections: list[tuple[float, dict[str, float], bool]] = []
         self.activations: list[tuple[str, bool, float]] = []
         self.dialogs = 0  # token dialogs shown
@@ -129,7 +131,7 @@ class FakeVTS:
             async for text in ws:
                 msg = json.loads(text)
                 with self.lock:
-                    self.received.append({**msg, "t": time.monotonic()})
+                    self.received.append({**msg, "t": time.monotonic(), "wall": time.time()})
                     reply = self._answer(ws, msg)
                 await ws.send(json.dumps(reply))
         except Exception:  # a client gone mid-message is VTS's everyday life

@@ -114,13 +114,14 @@ def activate_expression(file: str, active: bool, fade_s: float = DEFAULT_FADE_S)
 
 
 def inject_template(ids: Sequence[str]) -> str:
-    """The injection message with `%s` for faceFound and `%.4f` per value: formatting one
-    string is the cheapest way to a JSON message each frame."""
+    """The injection message with `%s` for the request ID and for faceFound, then `%.4f` per
+    value: formatting one string is the cheapest way to a JSON message each frame. The ID
+    carries the camera frame's time (ms), so a log line or a latency figure finds its frame."""
     head = request("InjectParameterDataRequest", {"faceFound": True, "mode": "set",
-                                                  "parameterValues": []})
+                                                  "parameterValues": []}, "RID")
     body = ",".join('{"id":"' + i + '","value":%.4f}' for i in ids)
-    return head.replace('"faceFound":true', '"faceFound":%s').replace(
-        '"parameterValues":[]', '"parameterValues":[' + body + "]")
+    return (head.replace('"RID"', '"mimic-%s"').replace('"faceFound":true', '"faceFound":%s')
+            .replace('"parameterValues":[]', '"parameterValues":[' + body + "]"))
 
 
 class VtsSession:
@@ -388,7 +389,7 @@ class VtsSession:
         self._last_send = t
         self._last_face = face
         self.sent += 1
-        return self._template % ("true" if face else "false",
+        return self._template % ("%.1f" % (t * 1000.0), "true" if face else "false",
                                  *[values[i] for i in self._index])
 
     def keepalive(self, t: float) -> list[str]:

@@ -56,9 +56,10 @@ def test_messages_carry_the_fields_the_api_readme_names():
 def test_the_per_frame_template_is_the_readable_injection_message():
     ids = ["FaceAngleX", "MimicHappy"]
     template = vts.inject_template(ids)
-    fast = _msg(template % ("false", 12.3456789, 0.5))
+    fast = _msg(template % ("1234.5", "false", 12.3456789, 0.5))
     slow = _msg(vts.inject({"FaceAngleX": 12.3457, "MimicHappy": 0.5}, False))
-    assert fast == slow
+    assert fast["requestID"] == "mimic-1234.5"
+    assert fast["data"] == slow["data"] and fast["messageType"] == slow["messageType"]
     assert fast["data"]["faceFound"] is False and fast["data"]["mode"] == "set"
 
 
@@ -267,6 +268,7 @@ def test_values_are_sent_every_frame_and_again_within_a_second_without_frames():
     s = _live()
     out = _frame_out(s, 10.0, face=False)
     assert out[0]["messageType"] == "InjectParameterDataRequest"
+    assert out[0]["requestID"] == "mimic-10000.0"  # the frame's time, for logs and latency
     assert out[0]["data"]["faceFound"] is False
     sent = [10.0]
     t = 10.0
