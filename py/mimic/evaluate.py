@@ -16,7 +16,6 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ import numpy as np
 from mimic.clips import Clip
 from mimic.metrics import macro_f1
 from mimic.postprocess import Cleanup, CleanupSettings
+from mimic.report import Report, take_title
 from mimic.targets import canonical, group_of
 from mimic.voicemodel import score_voice
 
@@ -79,97 +79,6 @@ def flicker_rate(winners: np.ndarray, timestamps: np.ndarray, settle: int | None
     span = float(timestamps[-1] - timestamps[0])
     changes = int(np.count_nonzero(winners[1:] != winners[:-1]))
     return changes / span if span > 0 else 0.0
-
-
-@dataclass
-class Report:
-    """Held-out scores. Accuracy-like values are in [0, 1]; errors are mean absolute."""
-
-    expression_accuracy: float | None = None
-    macro_f1: float | None = None
-    confusion_labels: list[str] = field(default_factory=list)
-    confusion: list[list[int]] = field(default_factory=list)
-    mouth_mae: float | None = None
-    eyes_mae: float | None = None
-    per_target: dict[str, dict[str, Any]] = field(default_factory=dict)
-    flicker_raw: float | None = None
-    flicker_clean: float | None = None
-    neutral_mouth_leakage: float | None = None
-    frames: int = 0
-    takes: int = 0
-    untested: list[str] = field(default_factory=list)
-    hints: list[str] = field(default_factory=list)
-    per_take: list[dict[str, Any]] = field(default_factory=list)
-    folds: list[dict[str, Any]] = field(default_factory=list)
-    macro_f1_worst: float | None = None
-    note: str = ""
-    voice: dict[str, Any] | None = None  # mimic.voicemodel.score_voice
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def table(self) -> str:
-        """Plain-text report for the command line."""
-        lines = [f"held-out takes: {self.takes}, frames scored: {self.frames}"]
-        for label, value, fmt in (
-            ("expression accuracy", self.expression_accuracy, "{:.3f}"),
-            ("expression macro-F1", self.macro_f1, "{:.3f}"),
-            ("mouth mean abs error", self.mouth_mae, "{:.4f}"),
-            ("eyes mean abs error", self.eyes_mae, "{:.4f}"),
-            ("flicker raw (changes/s)", self.flicker_raw, "{:.2f}"),
-            ("flicker cleaned (changes/s)", self.flicker_clean, "{:.2f}"),
-            ("neutral-mouth leakage", self.neutral_mouth_leakage, "{:.3f}"),
-        ):
-            lines.append(f"{label:<30}{fmt.format(value) if value is not None else '-':>10}")
-        if self.per_target:
-            lines.append("")
-            lines.append(f"{'target':<16}{'score':>8}  metric")
-            for name, row in self.per_target.items():
-                lines.append(f"{name:<16}{row['value']:>8.3f}  {row['metric']}")
-        if self.confusion_labels:
-            lines.append("")
-            width = max(8, *(len(n) + 1 for n in self.confusion_labels))
-            lines.append("true \\ pred".ljust(width) + "".join(
-                n[:width - 1].rjust(width) for n in self.confusion_labels))
-            for name, row in zip(self.confusion_labels, self.confusion, strict=True):
-                lines.append(name[:width - 1].ljust(width) + "".join(
-                    str(v).rjust(width) for v in row))
-        if self.folds:
-            lines.append("")
-            lines.append(f"{len(self.folds)} folds, each holding out one take of every label "
-                         f"with two or more:")
-            for i, fold in enumerate(self.folds, 1):
-                lines.append(f"  fold {i}: macro-F1 {fold['macro_f1']:.3f}  held out "
-                             f"{', '.join(fold['held_out'])}")
-            lines.append(f"  mean {self.macro_f1:.3f}, worst {self.macro_f1_worst:.3f}")
-        if self.per_take:
-            lines.append("")
-            lines.append("held-out takes, worst first:")
-            for take in sorted(self.per_take, key=lambda d: d["right"]):
-                lines.append(f"  {take_title(take):<44}{take['right']:>6.0%} right"
-                             + (f", read as {take['mistaken_for']} {take['mistaken_share']:.0%}"
-                                if take["mistaken_for"] else ""))
-        if self.voice:
-            lines.append("")
-            lines.extend(voice_lines(self.voice))
-        if self.note:
-            lines.append(self.note)
-        for hint in self.hints:
-            lines.append(f"hint: {hint}")
-        return "\n".join(lines)
-
-
-def voice_lines(voice: dict[str, Any]) -> list[str]:
-    """The held-out viseme takes' speech read by the voice, the untrained mapping and the
-    camera, side by side."""
-    lines = [f"mouth on held-out viseme takes with sound ({voice['frames']} speech frames, "
-             f"{', '.join(voice['visemes'])}):"]
-    for source, what in (("voice", "learned voice"), ("untrained", "untrained voice"),
-                         ("camera", "camera")):
-        if source in voice:
-            lines.append(f"  {what:<18}{voice[source]['accuracy']:>6.0%} of frames right, "
-                         f"macro-F1 {voice[source]['macro_f1']:.3f}")
-    return lines
 
 
 def _scored(clip: Clip) -> np.ndarray:
@@ -380,12 +289,6 @@ def _expression_scores(report: Report, expressions: list[str], truth: np.ndarray
             report.per_target[name] = {"value": float(matrix[i, i] / support),
                                        "metric": "share of frames right"}
     report.macro_f1 = macro_f1(matrix)
-
-
-def take_title(take: dict[str, Any]) -> str:
-    """"angry take 2 (MySlate_165)": what a user calls a take."""
-    title = f"{'+'.join(take['labels'])} take {take['take']}"
-    return f"{title} ({take['name']})" if take.get("name") else title
 
 
 def hints(report: Report) -> list[str]:
