@@ -24,7 +24,8 @@ from mimic.evaluate import Report, evaluate_many, hints, macro_f1, number_takes,
 from mimic.progress import scaled_progress
 from mimic.targets import TargetSet, canonical
 
-__all__ = ["HONEST_NOTE", "cross_validate", "take_folds"]
+__all__ = ["HONEST_NOTE", "cross_validate", "fold_report", "split", "take_folds",
+           "usable_folds"]
 
 Progress = Callable[[float, str, float | None], Any]
 HONEST_NOTE = ("Every take was scored by a model trained without it; the model's settings "
@@ -56,20 +57,37 @@ def cross_validate(clips: Sequence[Clip], make_model: Callable[[], Any],
     """Train one model per fold (`make_model()` gives an unfitted one) and report on all
     held-out takes together; None when no label has two takes to hold one out."""
     clips = list(clips)
-    folds = [f for f in take_folds(clips) if _trainable(clips, f)]
+    folds = usable_folds(clips)
     if not folds:
         return None
     pairs = []
     for k, held in enumerate(folds):
-        held_set = set(held)
-        train = [c for i, c in enumerate(clips) if i not in held_set]
+        train, test = split(clips, held)
         fold_progress = scaled_progress(progress, k / len(folds), (k + 1) / len(folds),
                                 f"Testing on held-out takes ({k + 1} of {len(folds)})")
-        pairs.append((make_model().fit(train, progress=fold_progress), [clips[i] for i in held]))
+        pairs.append((make_model().fit(train, progress=fold_progress), test))
+    return fold_report(clips, pairs)
+
+
+def usable_folds(clips: Sequence[Clip]) -> list[list[int]]:
+    """The folds of `take_folds` whose training takes still hold two targets."""
+    clips = list(clips)
+    return [f for f in take_folds(clips) if _trainable(clips, f)]
+
+
+def split(clips: Sequence[Clip], held: Sequence[int]) -> tuple[list[Clip], list[Clip]]:
+    """(training clips, held-out clips) of one fold."""
+    held_set = set(held)
+    return [c for i, c in enumerate(clips) if i not in held_set], [clips[i] for i in held]
+
+
+def fold_report(clips: Sequence[Clip], pairs: list[tuple[Any, list[Clip]]]) -> Report | None:
+    """One report over every fold's (model, held-out takes); None when the folds' models
+    do not share their targets (a label missing from some fold's training)."""
     names = {tuple(m.targets_.names) for m, _ in pairs}
-    if len(names) > 1:  # a label missing from some fold's training: score on the common set
+    if len(names) != 1:
         return None
-    report = evaluate_many(pairs, take_numbers=number_takes(clips))
+    report = evaluate_many(pairs, take_numbers=number_takes(list(clips)))
     _fold_scores(report, len(pairs))
     report.note = HONEST_NOTE
     report.hints = hints(report)

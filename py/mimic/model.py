@@ -26,6 +26,7 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ import numpy as np
 from mimic.augment import augment_frames
 from mimic.blendshapes import COUNT, INDEX, NAMES
 from mimic.clips import Clip
+from mimic.linear import fit_linear_readout
 from mimic.network import HeadNet
 from mimic.targets import EYES, MOUTH, TargetSet, canonical, group_of
 from mimic.tfjs import DenseLayer
@@ -54,6 +56,7 @@ __all__ = ["HEAD_REGIONS", "ExpressionModel", "blink_mask", "clip_targets", "hea
 
 Progress = Callable[[float, str, float | None], Any]
 GROUPS = ("expression", "mouth", "eyes")
+READOUTS = ("net", "linear", "blend")
 MODEL_VERSION = 1
 
 _EYELIDS = ("eyeBlink", "eyeSquint", "eyeWide")
@@ -89,6 +92,12 @@ class ExpressionModel:
         augment: varied copies of each frame the expression head also trains on
             (`mimic.augment`), so one take of an expression stands for the next.
         augment_drop, augment_jitter: how much those copies vary.
+        readout: how the expressions are read: "net" (the expression head), "linear" (a
+            shrunken straight-line readout, `mimic.linear`) or "blend" (the two averaged in
+            log-odds). Visemes and blinks always come from their heads. `mimic.selection`
+            chooses it, with `augment`, on the user's own takes.
+        learn_voice: also learn the user's voice from takes with sound (model selection
+            turns it off where a fold's voice would be learned twice).
         seed: initial weights and the copies' variation.
     """
 
@@ -96,7 +105,9 @@ class ExpressionModel:
                  tol: float = 1e-5, dedup: float = 0.01, trim_start_s: float = 0.35,
                  trim_end_s: float = 0.1, calibrate_sessions: bool = True,
                  augment: float = 2.0, augment_drop: float = 0.2, augment_jitter: float = 0.5,
-                 seed: int = 0) -> None:
+                 readout: str = "net", learn_voice: bool = True, seed: int = 0) -> None:
+        self.readout = readout
+        self.learn_voice = learn_voice
         self.augment = augment
         self.augment_drop = augment_drop
         self.augment_jitter = augment_jitter
@@ -121,23 +132,38 @@ class ExpressionModel:
             raise ValueError("training needs clips of at least two different targets")
         self.targets_ = targets
         self.reference_ = self._reference(clips)
-        x, y, w, recorded = self._design(clips, targets)
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, not {self.readout!r}")
+        x, y, w, real = self._design(clips, targets)
+        recorded = int(real.sum())
         if progress:
             progress(0.02, f"Training on {len(x)} frames", None)
         self.mean_ = x.mean(axis=0)
         self.scale_ = np.maximum(x.std(axis=0), 0.02)
         xs = (x - self.mean_) / self.scale_
         masks = self._masks(targets)
-        net = HeadNet(masks, targets.slices, self.hidden, self.alpha, self.seed)
-        self.n_iter_, self.loss_ = net.train(xs, y, w, self.max_iter, self.tol, progress)
-        self._layers = net.dense_layers(self.mean_, self.scale_)
-        self.voice_ = fit_voice(clips, seed=self.seed)
+        if self.readout == "linear":
+            masks.pop("expression", None)  # the straight line reads the expressions
+        self.n_iter_, self.loss_ = 0, 0.0
+        if masks:
+            net = HeadNet(masks, targets.slices, self.hidden, self.alpha, self.seed)
+            self.n_iter_, self.loss_ = net.train(xs, y, w, self.max_iter, self.tol, progress)
+            self._net = net.dense_layers(self.mean_, self.scale_)
+        else:
+            self._net = [DenseLayer(np.zeros((COUNT, len(targets.names)), np.float32),
+                                    np.zeros(len(targets.names), np.float32), "sigmoid")]
+        self._linear = None
+        if self.readout != "net" and targets.expressions:
+            self._linear = self._fit_linear(x[real], y[real], w[real], targets)
+        self._layers, self.linear_ = compose(self._net, self._linear,
+                                             targets.slices["expression"], self.readout)
+        self.voice_ = fit_voice(clips, seed=self.seed) if self.learn_voice else None
         self.masks_ = masks
         self.offset_ = np.zeros(COUNT, np.float32)
         self.training_ = {
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "frames": int(sum(len(c.frames) for c in clips)), "frames_used": recorded,
-            "augmented_frames": len(x) - recorded,
+            "augmented_frames": len(x) - recorded, "readout": self.readout,
             "iterations": int(self.n_iter_), "loss": float(self.loss_),
             "seconds": round(time.perf_counter() - t0, 3),
         }
@@ -154,15 +180,14 @@ class ExpressionModel:
     def _design(self, clips: list[Clip], targets: TargetSet
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Training matrix, 0/1 targets, per-target sample weights (0 = not described), and
-        how many of the rows are recorded frames (the rest are augmented copies)."""
+        which rows are recorded frames (the rest are augmented copies)."""
         shift = {}
         if self.calibrate_sessions:
             shift = {s: self.reference_ - m for s, m in session_neutrals(clips).items()}
         blink_at = blink_threshold(clips)
         eyes = targets.slices["eyes"]
         rng = np.random.default_rng(self.seed)
-        xs, ys, ws, groups = [], [], [], []
-        real = 0
+        xs, ys, ws, groups, real = [], [], [], [], []
         for clip in clips:
             idx = trimmed(clip, self.trim_start_s, self.trim_end_s)
             frames = clip.frames[idx]
@@ -173,13 +198,14 @@ class ExpressionModel:
             weight = np.ones((len(frames), len(row)), np.float32)
             if not any(group_of(canonical(lb)) == "eyes" for lb in clip.labels):
                 weight[blink_mask(frames, blink_at), eyes] = 0.0
-            real += len(frames)
+            real.append(np.ones(len(frames), bool))
             copies = self._copies(frames, rng)
             if len(copies):
                 frames = np.concatenate([frames, copies])
                 extra = np.zeros((len(copies), len(row)), np.float32)
                 extra[:, targets.slices["expression"]] = 1.0
                 weight = np.concatenate([weight, extra])
+                real.append(np.zeros(len(copies), bool))
             xs.append(frames)
             ys.append(np.broadcast_to(row, (len(frames), len(row))))
             ws.append(weight)
@@ -188,14 +214,39 @@ class ExpressionModel:
         y = np.concatenate(ys).astype(np.float64)
         w = np.concatenate(ws).astype(np.float64)
         w *= balance(np.concatenate(groups))[:, None]
-        return x, y, w, real
+        return x, y, w, np.concatenate(real)
 
     def _copies(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Varied copies of a clip's frames for the expression head (none for blinks)."""
-        if not self.targets_.expressions:
+        if not self.targets_.expressions or self.readout == "linear":
             return frames[:0]
         return augment_frames(frames, self.reference_, self.augment, self.augment_drop,
                               self.augment_jitter, rng)
+
+    def _fit_linear(self, x: np.ndarray, y: np.ndarray, w: np.ndarray,
+                    targets: TargetSet) -> DenseLayer:
+        """The straight-line expression readout over the recorded frames (no copies)."""
+        cols = targets.slices["expression"]
+        rows = (w[:, cols] > 0).any(axis=1) & (y[:, cols].sum(axis=1) == 1)
+        labels = y[rows][:, cols].argmax(axis=1)
+        k, b = fit_linear_readout(x[rows], labels, _width(cols), head_mask("expression"))
+        kernel = np.zeros((COUNT, len(targets.names)), np.float32)
+        bias = np.zeros(len(targets.names), np.float32)
+        kernel[:, cols], bias[cols] = k, b
+        return DenseLayer(kernel, bias, "linear")
+
+    def variant(self, readout: str) -> ExpressionModel:
+        """The same fitted parts read another way ("net", "linear", "blend"), without
+        training again: model selection scores all three from one fit with readout="blend"."""
+        if getattr(self, "_linear", None) is None or readout not in READOUTS:
+            raise ValueError("variants need a model fitted with readout='blend'")
+        other = copy.copy(self)
+        other.readout = readout
+        other.training_ = {**self.training_, "readout": readout}
+        other._layers, other.linear_ = compose(self._net, self._linear,
+                                               self.targets_.slices["expression"], readout)
+        other._bind()
+        return other
 
     def _masks(self, targets: TargetSet) -> dict[str, np.ndarray]:
         return {g: head_mask(g) for g in GROUPS if _width(targets.slices[g])}
@@ -210,6 +261,11 @@ class ExpressionModel:
         self._b[0] = (first.bias + self.offset_ @ first.kernel).astype(np.float32)
         self._acts = [layer.activation for layer in self._layers]
         self._bufs = [np.zeros(layer.units, np.float32) for layer in self._layers]
+        self._lk = self._lb = self._lbuf = None
+        if self.linear_ is not None:  # the straight-line branch, added before the last activation
+            self._lk = self.linear_.kernel.T.copy()
+            self._lb = (self.linear_.bias + self.offset_ @ self.linear_.kernel).astype(np.float32)
+            self._lbuf = np.zeros(self.linear_.units, np.float32)
 
     def calibrate(self, neutral_frames: np.ndarray) -> ExpressionModel:
         """Re-centre live input on this session's neutral face (a few seconds of it)."""
@@ -227,10 +283,15 @@ class ExpressionModel:
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
         """Target weights for (n, 52) frames, (n, T) float32 in `targets_.names` order."""
-        z = np.asarray(frames, np.float32).reshape(-1, COUNT) + self.offset_
-        for layer in self._layers:
+        x = np.asarray(frames, np.float32).reshape(-1, COUNT) + self.offset_
+        z = x
+        last = len(self._layers) - 1
+        for i, layer in enumerate(self._layers):
             z = z @ layer.kernel
             z += layer.bias
+            if i == last and self.linear_ is not None:
+                z += x @ self.linear_.kernel
+                z += self.linear_.bias
             _activate(z, layer.activation)
         return np.clip(z, 0.0, 1.0, out=z)
 
@@ -242,6 +303,10 @@ class ExpressionModel:
             buf = self._bufs[i] if (i < last or out is None) else out
             np.dot(k, z, out=buf)
             buf += self._b[i]
+            if i == last and self._lk is not None:
+                np.dot(self._lk, frame, out=self._lbuf)
+                buf += self._lbuf
+                buf += self._lb
             _activate(buf, self._acts[i])
             z = buf
         return np.clip(z, 0.0, 1.0, out=z)
@@ -258,7 +323,8 @@ class ExpressionModel:
     # --- export / import ------------------------------------------------------------------
 
     def dense_layers(self) -> list[DenseLayer]:
-        """The model as TF.js-style dense layers (calibration not included)."""
+        """The model as TF.js-style dense layers (calibration not included); a straight-line
+        branch (`linear_`), when there is one, is added to the last layer's input."""
         return [DenseLayer(layer.kernel.copy(), layer.bias.copy(), layer.activation)
                 for layer in self._layers]
 
@@ -293,6 +359,7 @@ class ExpressionModel:
         model.reference_ = np.zeros(COUNT, np.float32)
         model.offset_ = np.zeros(COUNT, np.float32)
         model.masks_ = {}
+        model.linear_ = None
         model.training_ = {"imported": "tfjs"}
         model.voice_ = None
         model._bind()
@@ -308,7 +375,7 @@ class ExpressionModel:
                                                      "dedup", "trim_start_s", "trim_end_s",
                                                      "calibrate_sessions", "augment",
                                                      "augment_drop", "augment_jitter",
-                                                     "seed")},
+                                                     "readout", "seed")},
             "training": self.training_,
             "created_at": self.training_.get("created_at"),
         }
@@ -316,6 +383,8 @@ class ExpressionModel:
         for i, layer in enumerate(self._layers):
             arrays[f"kernel{i}"] = layer.kernel
             arrays[f"bias{i}"] = layer.bias
+        if self.linear_ is not None:
+            arrays["linear_kernel"], arrays["linear_bias"] = self.linear_.kernel, self.linear_.bias
         if self.voice_ is not None:
             header["voice"], voice_arrays = self.voice_.to_state()
             arrays.update(voice_arrays)
@@ -336,6 +405,10 @@ class ExpressionModel:
         model._layers = [DenseLayer(arrays[f"kernel{i}"], arrays[f"bias{i}"], str(act))
                          for i, act in enumerate(activations)]
         _check_chain(model._layers, len(model.targets_.names))
+        model.linear_ = None  # files from before model selection have no straight-line branch
+        if "linear_kernel" in arrays:
+            model.linear_ = DenseLayer(arrays["linear_kernel"], arrays["linear_bias"], "linear")
+            _check_chain([model.linear_], len(model.targets_.names))
         model.reference_ = _vector(arrays, "reference")
         model.offset_ = _vector(arrays, "offset")
         model.masks_ = {g: np.isin(np.arange(COUNT), [INDEX[n] for n in names])
@@ -348,8 +421,31 @@ class ExpressionModel:
 
 
 _PARAMS = ("hidden", "alpha", "max_iter", "tol", "dedup", "trim_start_s", "trim_end_s",
-           "calibrate_sessions", "augment", "augment_drop", "augment_jitter", "seed")
+           "calibrate_sessions", "augment", "augment_drop", "augment_jitter", "readout", "seed")
 _STANDARD = TargetSet(("neutral", "happy", "angry", "sad", "relaxed", "surprised"), MOUTH, EYES)
+
+
+def compose(net: list[DenseLayer], linear: DenseLayer | None, expressions: slice,
+            readout: str) -> tuple[list[DenseLayer], DenseLayer | None]:
+    """The dense chain and the straight-line branch that read the expressions `readout`'s way.
+
+    Both read log-odds: "linear" silences the net's expression outputs and keeps the line's,
+    "blend" halves both so their sum is the mean. A one-layer net takes the line into its own
+    kernel, so such a model stays a plain chain.
+    """
+    if readout == "net" or linear is None:
+        return list(net), None
+    share = 0.5 if readout == "blend" else 0.0
+    last = net[-1]
+    kernel, bias = last.kernel.copy(), last.bias.copy()
+    kernel[:, expressions] *= share
+    bias[expressions] *= share
+    line_k = (linear.kernel * (1.0 - share)).astype(np.float32)
+    line_b = (linear.bias * (1.0 - share)).astype(np.float32)
+    if len(net) == 1:
+        return [DenseLayer(kernel + line_k, bias + line_b, last.activation)], None
+    return [*net[:-1], DenseLayer(kernel, bias, last.activation)], \
+        DenseLayer(line_k, line_b, "linear")
 
 
 def _ordered_targets(names: Sequence[str]) -> TargetSet:

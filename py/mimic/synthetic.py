@@ -44,7 +44,7 @@ from mimic.blendshapes import COUNT, INDEX, NAMES, REGIONS
 from mimic.clips import Clip
 from mimic.targets import EXPRESSIONS, EYES, MOUTH, canonical, group_of
 
-__all__ = ["DEFAULT_COMBOS", "PROTOTYPES", "SyntheticFace", "make_dataset"]
+__all__ = ["DEFAULT_COMBOS", "PROTOTYPES", "SyntheticFace", "make_dataset", "short_take_case"]
 
 
 def _both(stem: str, weight: float) -> dict[str, float]:
@@ -278,3 +278,43 @@ def make_dataset(people: int = 1, sessions: int = 3, takes: int = 2, seconds: fl
             for label_set in sets:
                 clips.extend(face.clip(label_set, seconds, session, fps) for _ in range(takes))
     return clips
+
+
+def short_take_case(seed: int = 4, smile: float = 0.25) -> tuple[list[Clip], list[Clip]]:
+    """(first takes, second takes) of neutral, happy and a pout, built like a real failure.
+
+    A person smiles faintly (`smile` of the preset's strength); their only second happy take
+    is short (0.7 s) and they press their lips in it, and their first neutral take presses
+    the lips too. A model trained on the second takes that learns the press as part of happy
+    reads the first neutral take as happy; one that keeps to what all happy frames share
+    does not. Mechanics only: the figures it gives are synthetic.
+    """
+    face = SyntheticFace(seed)
+    rng = np.random.default_rng(seed)
+    rest = np.median(face.clip("neutral", 1.0).frames, axis=0)
+
+    def faint(clip: Clip) -> Clip:
+        clip.frames[:] = np.clip(rest + smile * (clip.frames - rest), 0.0, 1.0)
+        return clip
+
+    def pressed(clip: Clip, lo: float, hi: float) -> Clip:
+        press = rng.uniform(lo, hi, (len(clip.frames), 1))
+        clip.frames[:, _PRESS] = np.clip(clip.frames[:, _PRESS] + press, 0.0, 1.0)
+        return clip
+
+    def short(clip: Clip, seconds: float) -> Clip:
+        n = round(seconds * clip.fps)
+        start = (len(clip.frames) - n) // 2
+        keep = slice(start, start + n)
+        t = clip.timestamps[keep] - clip.timestamps[start]
+        return Clip(clip.labels, clip.frames[keep].copy(), t, clip.fps, clip.take_id,
+                    clip.session_id, clip.created_at, clip.name)
+
+    first = [pressed(face.clip("neutral", 2.0), 0.2, 0.36), faint(face.clip("happy", 2.0)),
+             face.clip("pout", 2.0)]
+    second = [face.clip("neutral", 2.0), pressed(short(faint(face.clip("happy", 2.0)), 0.7),
+                                                  0.2, 0.24), face.clip("pout", 2.0)]
+    return first, second
+
+
+_PRESS = [INDEX["mouthPressLeft"], INDEX["mouthPressRight"]]

@@ -15,6 +15,9 @@ from mimic.clips import Clip, load_clips
 from mimic.progress import Progress, scaled_progress
 from mimic.targets import TargetSet
 
+CHOSEN_NOTE = ("Every take was scored by models trained without it, and those scores chose "
+               "the model.")
+
 
 class TrainingError(ValueError):
     """The clips cannot make a model; the message says what to record."""
@@ -32,17 +35,37 @@ def check_trainable(clips: list[Clip]) -> TargetSet:
 
 def train_clips(clips: list[Clip], options: dict[str, Any] | None = None,
                 progress: Progress | None = None) -> tuple[Any, dict[str, Any]]:
-    """Hold out every take in turn (`mimic.crossval`), then fit the model on all clips."""
+    """Hold out every take in turn, let the held-out takes choose the model
+    (`mimic.selection`), then fit the chosen one on all clips.
+
+    Options that fix `readout` or `augment` skip the choice: that one model is scored.
+    """
     # Imported here: the page's main thread checks clips with this module but never trains.
     from mimic.crossval import cross_validate, take_folds
     from mimic.model import ExpressionModel
+    from mimic.selection import select
 
     options = dict(options or {})
     targets = check_trainable(clips)
-    result = cross_validate(clips, lambda: ExpressionModel(**options),
-                            scaled_progress(progress, 0.0, 0.7))
+    head = scaled_progress(progress, 0.0, 0.8)
+    chosen: dict[str, Any] = {}
+    selected = None
+    if "readout" in options or "augment" in options:
+        result = cross_validate(clips, lambda: ExpressionModel(**options), head)
+    else:
+        selection = select(clips, options, head)
+        selected = selection.summary()
+        chosen = selection.chosen.params()
+        result = selection.reports.get(selection.chosen.key)
+    short = short_take_hints(clips)
+    if result is not None:
+        result.selection = selected
+        result.hints = [*result.hints, *short]
+        if selected:
+            result.note = CHOSEN_NOTE
     report = result.to_dict() if result is not None else None
-    model = ExpressionModel(**options).fit(clips, progress=scaled_progress(progress, 0.7, 0.98))
+    model = ExpressionModel(**{**options, **chosen}).fit(
+        clips, progress=scaled_progress(progress, 0.8, 0.98, "Training the chosen model"))
     summary = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "targets": list(targets.names),
@@ -50,11 +73,42 @@ def train_clips(clips: list[Clip], options: dict[str, Any] | None = None,
         "frames": int(sum(len(c.frames) for c in clips)),
         "heldout_clips": len({i for fold in take_folds(clips) for i in fold}),
         "report": report,
+        "selection": selected,
+        "hints": short,
         "voice": voice_summary(clips, model),
     }
     if progress:
         progress(1.0, "done", None)
     return model, summary
+
+
+def short_take_hints(clips: list[Clip], ratio: float = 0.5, least_s: float = 2.0
+                     ) -> list[str]:
+    """Takes much shorter than the others of their label: a short take teaches whatever it
+    happens to show (a lip press) as if it were the expression."""
+    from mimic.evaluate import number_takes
+
+    numbers = number_takes(clips)
+    by_label: dict[tuple[str, ...], list[Clip]] = {}
+    for clip in clips:
+        by_label.setdefault(tuple(sorted(clip.labels)), []).append(clip)
+    out = []
+    for labels, group in by_label.items():
+        if len(group) < 2:
+            continue
+        lengths = [_seconds(c) for c in group]
+        typical = sorted(lengths)[len(lengths) // 2]
+        for clip, length in zip(group, lengths, strict=True):
+            if length < least_s and length < ratio * typical:
+                out.append(f"{' + '.join(labels)} take {numbers[id(clip)]} is {length:.1f} s; "
+                           f"record at least {least_s:.0f} s, so the model sees the expression "
+                           f"and not whatever that moment happened to show.")
+    return out
+
+
+def _seconds(clip: Clip) -> float:
+    t = clip.timestamps
+    return float(t[-1] - t[0]) if len(t) > 1 else 0.0
 
 
 def voice_summary(clips: list[Clip], model: Any) -> dict[str, Any]:

@@ -1,0 +1,143 @@
+"""Let the user's own takes choose the model.
+
+Settings that win on one person's takes do not carry to the next face: varied copies of each
+frame (`mimic.augment`) helped one performer and hurt another whose only second happy take
+was short and pressed the lips. So every training holds out one take of every label at a
+time (`mimic.crossval`) and scores a few candidates on the same folds: the net with and
+without the varied copies, a shrunken straight-line readout, and the two blended. The one
+whose worst fold is best wins, then the best mean, and near-ties go to the simpler model;
+it is then trained on every take. With one take per label there is nothing to hold out and
+a default chosen to be safe is used, and the report says so.
+
+Cost: one fit per augmentation strength and fold (each gives its net, its straight line and
+their blend, `ExpressionModel.variant`), then one fit of the winner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mimic.clips import Clip
+from mimic.crossval import fold_report, split, usable_folds
+from mimic.evaluate import Report
+from mimic.model import ExpressionModel
+from mimic.progress import Progress, scaled_progress
+
+__all__ = ["CANDIDATES", "DEFAULT", "OPTIMISTIC_NOTE", "Candidate", "Selection", "select"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to read expressions: `readout` with `augment` copies; `rank` is simplicity."""
+
+    key: str
+    title: str
+    readout: str
+    augment: float
+    rank: int
+
+    def params(self) -> dict[str, Any]:
+        return {"readout": self.readout, "augment": self.augment}
+
+
+CANDIDATES = (
+    Candidate("linear", "straight line", "linear", 0.0, 0),
+    Candidate("net", "net", "net", 0.0, 1),
+    Candidate("blend", "net + straight line", "blend", 0.0, 2),
+    Candidate("net-varied", "net, varied copies", "net", 2.0, 3),
+    Candidate("blend-varied", "net with varied copies + straight line", "blend", 2.0, 4),
+)
+BY_KEY = {c.key: c for c in CANDIDATES}
+# Used when no take can be held out: the candidate whose worst one-take fold is best on the
+# shared Live Link takes and which reads the short-take case (tests/core/test_selection.py).
+DEFAULT = "linear"
+TIE = 0.005  # macro-F1 differences smaller than this are noise between candidates
+OPTIMISTIC_NOTE = ("The chosen model's figures are the best of several scored on the same "
+                   "takes, so they are a little optimistic.")
+
+
+@dataclass
+class Selection:
+    """Which candidate was chosen, why, and every candidate's held-out report."""
+
+    chosen: Candidate
+    reason: str
+    reports: dict[str, Report]
+
+    def summary(self) -> dict[str, Any]:
+        """Plain data for the report: every candidate's folds side by side."""
+        rows = []
+        for c in CANDIDATES:
+            report = self.reports.get(c.key)
+            if report is None:
+                continue
+            rows.append({"key": c.key, "title": c.title, "chosen": c is self.chosen,
+                         "folds": [f["macro_f1"] for f in report.folds],
+                         "mean": report.macro_f1, "worst": report.macro_f1_worst})
+        return {"chosen": self.chosen.key, "title": self.chosen.title, "reason": self.reason,
+                "candidates": rows, "note": OPTIMISTIC_NOTE if rows else ""}
+
+
+def select(clips: Sequence[Clip], options: dict[str, Any] | None = None,
+           progress: Progress | None = None) -> Selection:
+    """Score every candidate on the user's held-out takes and choose one."""
+    clips = list(clips)
+    options = {k: v for k, v in (options or {}).items() if k not in ("readout", "augment")}
+    folds = usable_folds(clips)
+    if not folds:
+        return Selection(BY_KEY[DEFAULT], _no_folds_reason(), {})
+    strengths = sorted({c.augment for c in CANDIDATES})
+    pairs: dict[str, list] = {c.key: [] for c in CANDIDATES}
+    steps = len(folds) * len(strengths)
+    for k, held in enumerate(folds):
+        train, test = split(clips, held)
+        voice = None
+        for j, strength in enumerate(strengths):
+            step = k * len(strengths) + j
+            part = scaled_progress(progress, step / steps, (step + 1) / steps,
+                                   f"Trying models on held-out takes ({k + 1} of {len(folds)})")
+            base = ExpressionModel(**{**options, "augment": strength, "readout": "blend",
+                                      "learn_voice": j == 0}).fit(train, progress=part)
+            voice = base.voice_ if j == 0 else voice
+            base.voice_ = voice  # every candidate of a fold shares the fold's one voice
+            for c in CANDIDATES:
+                if c.augment == strength:
+                    pairs[c.key].append((base.variant(c.readout), test))
+    reports = {key: fold_report(clips, p) for key, p in pairs.items()}
+    reports = {key: r for key, r in reports.items() if r is not None and r.folds}
+    if not reports:
+        return Selection(BY_KEY[DEFAULT], _no_folds_reason(), {})
+    chosen = choose({key: (r.macro_f1_worst, r.macro_f1) for key, r in reports.items()})
+    return Selection(BY_KEY[chosen], _reason(BY_KEY[chosen], reports), reports)
+
+
+def choose(scores: dict[str, tuple[float, float]]) -> str:
+    """The key with the best worst fold, then the best mean; near-ties to the simpler one."""
+    best_worst = max(w for w, _ in scores.values())
+    level = {k: v for k, v in scores.items() if v[0] >= best_worst - TIE}
+    best_mean = max(m for _, m in level.values())
+    tied = [k for k, (_, m) in level.items() if m >= best_mean - TIE]
+    return min(tied, key=lambda k: BY_KEY[k].rank)
+
+
+def _reason(chosen: Candidate, reports: dict[str, Report]) -> str:
+    """One sentence a user can follow: what won, by how much, against the runner-up kind."""
+    mine = reports[chosen.key]
+    others = [(r.macro_f1_worst, key) for key, r in reports.items() if key != chosen.key]
+    if not others:
+        return f"The {chosen.title} model was the only one that could be tested."
+    worst, key = max(others)
+    rival = BY_KEY[key]
+    if mine.macro_f1_worst > worst + TIE:
+        return (f"The {chosen.title} model held up best on your takes: worst held-out fold "
+                f"{mine.macro_f1_worst:.2f} against {worst:.2f} for the {rival.title} model.")
+    return (f"The {chosen.title} model did as well as any on your takes (worst held-out fold "
+            f"{mine.macro_f1_worst:.2f}, mean {mine.macro_f1:.2f}) and is the simpler choice.")
+
+
+def _no_folds_reason() -> str:
+    return (f"Every label has one take, so no take could be held out to choose a model: the "
+            f"{BY_KEY[DEFAULT].title} model is used, the safest on test recordings. Record a "
+            f"second take of each label to let your own takes choose.")
