@@ -74,10 +74,10 @@ def package_zip() -> bytes:
 
 
 PRECACHE = "precache.json"
-# Runtime files the app never fetches (it trains with scipy, installs nothing with micropip,
-# and MediaPipe picks its SIMD build on every browser that runs the app).
-_NOT_PRECACHED = ("scikit_learn-", "joblib-", "threadpoolctl-", "micropip-", "packaging-",
-                  "vision_wasm_nosimd_internal", ".stamp")
+# Runtime files the app never fetches (it installs nothing with micropip, and MediaPipe
+# picks its SIMD build on every browser that runs the app). scikit-learn and what it needs
+# (joblib, threadpoolctl) are kept: training offline tries its straight-line readout.
+_NOT_PRECACHED = ("micropip-", "packaging-", "vision_wasm_nosimd_internal", ".stamp")
 
 
 def precache_manifest() -> dict:

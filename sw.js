@@ -1,7 +1,7 @@
 // Service worker: offline use and cross-origin isolation on static hosts.
 //
 // - Offline: on install it stores everything the app needs (precache.json, written by
-//   serve.py: the page, the Python package, Pyodide with numpy and scipy, MediaPipe and its
+//   serve.py: the page, the Python package, Pyodide with numpy, scipy and scikit-learn, MediaPipe and its
 //   model, three.js, the built-in avatar) in a cache named after the list's version. A new
 //   version is installed beside the old one and, once complete, activation deletes the old
 //   cache. The page's own code is served network-first (always fresh online, from the cache

@@ -1,6 +1,7 @@
 // Training runs in this worker so the camera and bars keep running on the page.
-// It boots its own Pyodide with the training libraries (numpy + scipy, whose L-BFGS the
-// model trains with; loaded only when the user trains), unpacks the mimic package, and hands
+// It boots its own Pyodide with the training libraries (numpy; scipy, whose L-BFGS the
+// net trains with; scikit-learn, for the straight-line readout that model selection tries;
+// loaded only when the user trains, never by the page itself), unpacks the mimic package, and hands
 // the work to Python (mimic.trainjob); this file only relays. Its Python resumes from the
 // page's start-up snapshot when there is one (python.mjs), so training starts sooner too.
 import { loadPyodide, started } from "./python.mjs";
@@ -10,7 +11,7 @@ let pyodide = null;
 async function boot() {
   postMessage({ type: "progress", fraction: 0, message: "Starting Python for training" });
   pyodide = await loadPyodide();
-  await pyodide.loadPackage(["numpy", "scipy"], {
+  await pyodide.loadPackage(["numpy", "scipy", "scikit-learn"], {
     messageCallback: (m) => postMessage({ type: "progress", fraction: 0, message: m }),
     errorCallback: (m) => postMessage({ type: "log", message: m }),
   });

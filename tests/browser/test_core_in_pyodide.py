@@ -19,7 +19,7 @@ NATIVE_ONLY = ("test_modelfile_fuzz", "test_native_only", "test_cli", "test_real
 
 def test_core_suite_passes_in_pyodide(app_url):
     with harness.browser() as b:
-        page = harness.pyodide_page(b, app_url, ("numpy", "scipy"))
+        page = harness.pyodide_page(b, app_url, ("numpy", "scipy", "scikit-learn"))
         report = json.loads(harness.run_python(page, (
             "import json, pytest\n"
             f"json.dumps(pytest.run('/home/pyodide/bundle/tests/core', skip={NATIVE_ONLY!r}))"
@@ -31,6 +31,6 @@ def test_core_suite_passes_in_pyodide(app_url):
     expected = {"test_blendshapes", "test_targets", "test_clips", "test_livelink",
                 "test_synthetic", "test_model", "test_postprocess", "test_evaluate",
                 "test_modelfile", "test_tfjs", "test_crossval", "test_voice",
-                "test_voicemodel", "test_vmc"}
+                "test_voicemodel", "test_vmc", "test_selection"}
     assert expected <= modules, f"missing in Pyodide: {sorted(expected - modules)}"
     assert len(report["passed"]) >= 40
