@@ -329,12 +329,13 @@ class ExpressionModel:
                 for layer in self._layers]
 
     @classmethod
-    def from_dense_layers(cls, layers: list[DenseLayer],
-                          names: Iterable[str] | None = None) -> ExpressionModel:
+    def from_dense_layers(cls, layers: list[DenseLayer], names: Iterable[str] | None = None,
+                          line: DenseLayer | None = None) -> ExpressionModel:
         """Wrap a dense network trained elsewhere (e.g. the TF.js app) as a model.
 
         Without names, a network with 14 outputs is taken to be the standard VRM preset set
-        (6 expressions, 5 visemes, 3 blinks), as the TF.js prototype trained it.
+        (6 expressions, 5 visemes, 3 blinks), as the TF.js prototype trained it. `line` is
+        a straight-line branch added before the last activation (a chosen blend).
         """
         if not layers:
             raise ValueError("the network has no layers")
@@ -359,7 +360,7 @@ class ExpressionModel:
         model.reference_ = np.zeros(COUNT, np.float32)
         model.offset_ = np.zeros(COUNT, np.float32)
         model.masks_ = {}
-        model.linear_ = None
+        model.linear_ = None if line is None else DenseLayer(line.kernel, line.bias, "linear")
         model.training_ = {"imported": "tfjs"}
         model.voice_ = None
         model._bind()

@@ -15,6 +15,7 @@ from typing import Any
 
 from mimic.blendshapes import COUNT
 from mimic.tfjs import export_layers, import_layers
+from mimic.tfjsgraph import export_branched, import_branched, is_branched
 
 __all__ = ["from_tfjs", "to_tfjs"]
 
@@ -24,6 +25,10 @@ def to_tfjs(model: Any, weights_path: str = "model.weights.bin") -> tuple[dict, 
     meta: dict[str, Any] = {"targets": list(model.targets_.names)}
     if getattr(model, "voice_", None) is not None:
         meta["voice"] = model.voice_.to_json()
+    line = getattr(model, "linear_", None)
+    if line is not None:  # a chain plus a straight line: a small functional graph
+        return export_branched(model.dense_layers(), line, COUNT, outputs_meta=meta,
+                               weights_path=weights_path)
     return export_layers(model.dense_layers(), COUNT, outputs_meta=meta,
                          weights_path=weights_path)
 
@@ -33,9 +38,13 @@ def from_tfjs(model_json: dict | str, weights: bytes | dict[str, bytes]) -> Any:
     from mimic.model import ExpressionModel
     from mimic.voicemodel import VoiceModel
 
-    layers, _input_dim, meta = import_layers(model_json, weights)
+    line = None
+    if is_branched(model_json):
+        layers, line, meta = import_branched(model_json, weights)
+    else:
+        layers, _input_dim, meta = import_layers(model_json, weights)
     meta = meta if isinstance(meta, dict) else {}
-    model = ExpressionModel.from_dense_layers(layers, meta.get("targets"))
+    model = ExpressionModel.from_dense_layers(layers, meta.get("targets"), line)
     voice = meta.get("voice")
     if voice is not None:
         try:

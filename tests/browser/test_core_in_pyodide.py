@@ -31,6 +31,6 @@ def test_core_suite_passes_in_pyodide(app_url):
     expected = {"test_blendshapes", "test_targets", "test_clips", "test_livelink",
                 "test_synthetic", "test_model", "test_postprocess", "test_evaluate",
                 "test_modelfile", "test_tfjs", "test_crossval", "test_voice",
-                "test_voicemodel", "test_vmc", "test_selection"}
+                "test_voicemodel", "test_vmc", "test_selection", "test_tfjsgraph"}
     assert expected <= modules, f"missing in Pyodide: {sorted(expected - modules)}"
     assert len(report["passed"]) >= 40
