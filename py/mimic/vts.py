@@ -180,7 +180,9 @@ class VtsSession:
     def _plan(self) -> None:
         ids = [i for i in self.inputs.ids if i not in self.skipped and i not in self._pending]
         self._ids = ids
-        self._index = [self.inputs.ids.index(i) for i in ids]
+        # None: every value goes out, as `fill` orders them (the usual case, no copy)
+        self._index = (None if len(ids) == len(self.inputs.ids) else
+                       [self.inputs.ids.index(i) for i in ids])
         self._template = inject_template(ids)
 
     # connection ------------------------------------------------------------------------
@@ -385,12 +387,14 @@ class VtsSession:
             out.append(expression_state())
         return out
 
-    def _format(self, values: list[float], face: bool, t: float) -> str:
+    def _format(self, values: Sequence[float], face: bool, t: float) -> str:
         self._last_send = t
         self._last_face = face
         self.sent += 1
-        return self._template % ("%.1f" % (t * 1000.0), "true" if face else "false",
-                                 *[values[i] for i in self._index])
+        index = self._index
+        if index is not None:
+            values = [values[i] for i in index]
+        return self._template % ("%.1f" % (t * 1000.0), "true" if face else "false", *values)
 
     def keepalive(self, t: float) -> list[str]:
         """The last values again when no frame was sent for half a second (the camera

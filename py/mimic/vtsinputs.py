@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 
 from mimic.blendshapes import INDEX
 
@@ -90,55 +91,54 @@ class VtsInputs:
             taken.append(parameter_name(label, taken))
         self.custom: tuple[str, ...] = tuple(taken)
         pos = {n: i for i, n in enumerate(self.names)}
-        self._blink = [pos.get(n, -1) for n in ("blink", "blinkLeft", "blinkRight")]
         self._open = [(pos[v], k) for v, k in VISEME_OPEN.items() if v in pos]
         self.ids: tuple[str, ...] = DEFAULT_INPUTS + self.custom
-        self.values = [0.0] * len(self.ids)
-        self._ix = [INDEX[n] for n in (
+        self.values: list[float] = [0.0] * len(self.ids)
+        bounds = [PARAMETER_RANGES.get(i, (0.0, 1.0)) for i in self.ids]
+        self._lo = [lo for lo, _ in bounds]
+        self._hi = [hi for _, hi in bounds]
+        self._face = itemgetter(*(INDEX[n] for n in (
             "jawOpen", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
             "mouthLeft", "mouthRight", "eyeBlinkLeft", "eyeBlinkRight", "browInnerUp",
-            "browOuterUpLeft", "browOuterUpRight", "browDownLeft", "browDownRight", "cheekPuff")]
+            "browOuterUpLeft", "browOuterUpRight", "browDownLeft", "browDownRight",
+            "cheekPuff")))
+        # learned blinks (both, left, right); a target the model lacks reads the constant 0
+        self._blink = [pos.get(n, len(self.names)) for n in ("blink", "blinkLeft", "blinkRight")]
 
     def fill(self, arkit: Sequence[float], head: Sequence[float],
              weights: Sequence[float]) -> list[float]:
-        """Every value in `ids` order, each inside its range (a NaN never reaches the wire)."""
+        """Every value in `ids` order, each inside its range. Plain arithmetic and one
+        clipping comprehension (conditionals, not min/max calls, which cost several times
+        more): this runs every camera frame. A NaN never reaches the wire (it fails both
+        comparisons, so it comes out as the lower bound)."""
         a = arkit.tolist() if hasattr(arkit, "tolist") else list(arkit)
         h = head.tolist() if hasattr(head, "tolist") else list(head)
         w = weights.tolist() if hasattr(weights, "tolist") else list(weights)
         (jaw, sml, smr, frl, frr, mleft, mright, bll, blr, inner, outl, outr, downl,
-         downr, puff) = (a[i] for i in self._ix)
-        b, bl, br = (w[i] if i >= 0 else 0.0 for i in self._blink)
+         downr, puff) = self._face(a)
+        w.append(0.0)
+        bi, bli, bri = self._blink
+        b, bl, br = w[bi], w[bli], w[bri]
+        w.pop()
         mouth = jaw * JAW_GAIN
         for i, k in self._open:
             if w[i] * k > mouth:
                 mouth = w[i] * k
-        brow_l = 0.5 + 0.5 * (0.5 * (inner + outl) - downl)
-        brow_r = 0.5 + 0.5 * (0.5 * (inner + outr) - downr)
+        brow_l = 0.5 + 0.25 * (inner + outl) - 0.5 * downl
+        brow_r = 0.5 + 0.25 * (inner + outr) - 0.5 * downr
         gx = h[3] / GAZE_YAW
         gy = h[4] / GAZE_PITCH
-        v = self.values
-        v[0] = _clip(h[0] * DEG, -90.0, 90.0)
-        v[1] = _clip(h[1] * DEG, -90.0, 90.0)
-        v[2] = _clip(h[2] * DEG, -90.0, 90.0)
-        v[3] = _clip(mouth, 0.0, 1.0)
-        v[4] = _clip(0.5 + 0.5 * (sml + smr) - 0.25 * (frl + frr), 0.0, 1.0)
-        v[5] = _clip(mleft - mright, -1.0, 1.0)
-        v[6] = _clip(1.0 - max(bll, b, bl), 0.0, 1.0)
-        v[7] = _clip(1.0 - max(blr, b, br), 0.0, 1.0)
-        v[8] = v[10] = _clip(gx, -1.0, 1.0)
-        v[9] = v[11] = _clip(gy, -1.0, 1.0)
-        v[12] = _clip(brow_l, 0.0, 1.0)
-        v[13] = _clip(brow_r, 0.0, 1.0)
-        v[14] = 0.5 * (v[12] + v[13])
-        v[15] = _clip(puff, 0.0, 1.0)
-        n = len(DEFAULT_INPUTS)
-        for i, x in enumerate(w):
-            v[n + i] = _clip(x, 0.0, 1.0)
-        return v
-
-
-def _clip(x: float, lo: float, hi: float) -> float:
-    return max(lo, min(hi, x))  # min(hi, nan) is hi: NaN comes out as the upper bound
+        closed_l = bll if bll > b else b
+        closed_l = closed_l if closed_l > bl else bl
+        closed_r = blr if blr > b else b
+        closed_r = closed_r if closed_r > br else br
+        w[0:0] = (h[0] * DEG, h[1] * DEG, h[2] * DEG, mouth,
+                  0.5 + 0.5 * (sml + smr) - 0.25 * (frl + frr), mleft - mright,
+                  1.0 - closed_l, 1.0 - closed_r, gx, gy, gx, gy,
+                  brow_l, brow_r, 0.5 * (brow_l + brow_r), puff)
+        self.values = values = [lo if not x > lo else hi if not x < hi else x
+                                for x, lo, hi in zip(w, self._lo, self._hi, strict=True)]
+        return values
 
 
 # expressions ------------------------------------------------------------------------------
