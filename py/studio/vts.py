@@ -47,6 +47,7 @@ class VtsOutput:
         self._proxies: list[Any] = []
         self._build()
         self._gen = 0
+        self._ws_send: Any = None
         self._handlers = (self._proxy(self._opened), self._proxy(self._message),
                           self._proxy(self._closed))
         self._tick = self._proxy(self._on_tick)
@@ -149,6 +150,7 @@ class VtsOutput:
         self._gen += 1
         ws.mimicGen = self._gen  # events of an older socket are ignored
         self.ws = ws
+        self._ws_send = ws.send  # one bound method for the socket's life, not one per frame
         ws.onopen, ws.onmessage, ws.onclose = self._handlers
         if self.session.state in ("off", "denied"):
             self.session.status = f"Connecting to VTube Studio at {self.url}\u2026"
@@ -202,10 +204,11 @@ class VtsOutput:
 
     def _send(self, messages: list[str]) -> None:
         ws = self.ws
-        if ws is None or int(ws.readyState) != 1:
+        if ws is None or not messages or ws.readyState != 1:
             return
+        send = self._ws_send
         for m in messages:
-            ws.send(m)
+            send(m)
         self._count += len(messages)
 
     # per frame -------------------------------------------------------------------------
