@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -104,10 +106,32 @@ def cmd_import_livelink(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
-def _progress(fraction: float, message: str, loss: float | None = None) -> None:
-    tail = f" loss {loss:.4f}" if loss is not None else ""
-    print(f"\r{100 * fraction:5.1f}% {message}{tail}".ljust(60), end="", file=sys.stderr,
-          flush=True)
+class ProgressLine:
+    """Training progress on stderr: one live line on a terminal; on a file or a pipe, a plain
+    line when the stage changes or another tenth is done (as pip and tqdm do), never a long
+    line of carriage returns."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.stage = ""
+        self.tenth = -1
+
+    def __call__(self, fraction: float, message: str, loss: float | None = None) -> None:
+        text = f"{100 * fraction:5.1f}% {message}" + (f" loss {loss:.4f}" if loss is not None
+                                                       else "")
+        if self.live:
+            print(f"\r{text}".ljust(60), end="", file=self.stream, flush=True)
+            return
+        stage = re.sub(r"\d+", "#", message)
+        tenth = int(10 * fraction)
+        if stage != self.stage or tenth > self.tenth:
+            print(text, file=self.stream, flush=True)
+            self.stage, self.tenth = stage, tenth
+
+    def close(self) -> None:
+        if self.live:
+            print(file=self.stream)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -116,21 +140,27 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     clips = read_clips(args.clips, args.label)
     options = {"seed": args.seed, "hidden": args.hidden, "alpha": args.alpha}
+    progress = None if args.quiet else ProgressLine()
+    started = time.perf_counter()
     try:
-        model, summary = train_clips(clips, options, None if args.quiet else _progress)
+        model, summary = train_clips(clips, options, progress)
     except TrainingError as exc:
         raise UsageError(str(exc)) from exc
-    if not args.quiet:
-        print(file=sys.stderr)
+    if progress is not None:
+        progress.close()
     header, arrays = model.to_state()
     header.update(kind=modelfile.MODEL_KIND, summary=summary, report=summary.get("report"))
     Path(args.output).write_bytes(modelfile.pack(header, arrays))
     print(f"trained on {summary['clips']} clips ({summary['frames']} frames) in "
-          f"{model.training_['seconds']:.2f} s; targets: {', '.join(summary['targets'])}")
+          f"{time.perf_counter() - started:.2f} s; targets: {', '.join(summary['targets'])}")
     if summary.get("report"):
         print(Report(**summary["report"]).table())
     else:
         print("no held-out evaluation: record at least two takes of each target")
+        if summary.get("selection"):
+            print(summary["selection"]["reason"])
+        for hint in summary.get("hints") or []:
+            print(f"hint: {hint}")
     print(f"wrote {args.output}")
 
 

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +127,25 @@ def test_train_on_a_folder_of_labelled_takes_reports_every_take(tmp_path):
     assert "held-out takes, worst first:" in scored.stdout
     lone = mimic("train", "takes/sad/sad1.csv", "-o", "x.mimic", cwd=tmp_path)
     assert lone.returncode == 2 and "needs --label" in lone.stderr
+
+
+def test_train_shows_every_candidate_and_writes_plain_progress_lines_to_a_pipe(tmp_path):
+    for label, smile in (("happy", 0.8), ("neutral", 0.02), ("sad", 0.3)):
+        (tmp_path / "takes" / label).mkdir(parents=True)
+        for take in (1, 2):
+            (tmp_path / "takes" / label / f"{label}{take}.csv").write_text(
+                livelink_csv(rows=90, smile=smile + 0.01 * take))
+    done = mimic("train", "takes", "-o", "m.mimic", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr  # stderr is a pipe here: lines, not a rewritten line
+    lines = done.stderr.rstrip().splitlines()
+    assert 3 <= len(lines) <= 40, done.stderr
+    assert all(re.match(r" *\d+\.\d% \S", line) for line in lines), done.stderr
+    assert "models tried on the same held-out takes" in done.stdout
+    for title in ("straight line", "net, varied copies", "net + straight line"):
+        assert title in done.stdout
+    assert "->" in done.stdout and "a little optimistic" in done.stdout
+    assert "model held up best" in done.stdout or "simpler choice" in done.stdout
 
 
 def test_takes_with_sound_train_a_voice_the_cli_carries(tmp_path):
