@@ -277,11 +277,11 @@ class VtsSession:
         files = [str(e.get("file", "")) for e in data.get("expressions") or []]
         model = str(data.get("modelID", ""))
         if files != self.expressions or model != self.model_id:
+            self.switch.reset(keep=model == self.model_id)
             self.expressions = files
             self.model_id = model
             self.model_name = str(data.get("modelName", ""))
             self.expressions_changed = True
-            self.switch.reset()
         return []
 
     def _on_APIError(self, data: dict, request_id: str) -> list[str]:

@@ -200,6 +200,7 @@ class ExpressionSwitch:
     def __init__(self, mapping: Mapping[str, str] | None = None) -> None:
         self.mapping: dict[str, str] = dict(mapping or {})
         self.active: str | None = None  # the file Mimic turned on
+        self._stale: str | None = None  # turned on before a reconnect, state unknown
         self.winner: str | None = None
         self._dirty = True
 
@@ -207,8 +208,11 @@ class ExpressionSwitch:
         self.mapping = {k: v for k, v in mapping.items() if v}
         self._dirty = True
 
-    def reset(self) -> None:
-        """A new session: VTube Studio's state is unknown, so the next winner switches."""
+    def reset(self, keep: bool = True) -> None:
+        """A new session: VTube Studio's state is unknown, so the next winner's file is
+        turned on again. With `keep` (the same model, reconnected) the file Mimic had turned on
+        is still turned off if another wins; without (another model) it is forgotten."""
+        self._stale = self.active if keep else None
         self.active = None
         self._dirty = True
 
@@ -221,11 +225,13 @@ class ExpressionSwitch:
         if target == self.active:
             return []
         out = []
-        if self.active:
-            out.append((self.active, False))
+        old = self.active or self._stale
+        if old and old != target:
+            out.append((old, False))
         if target:
             out.append((target, True))
         self.active = target
+        self._stale = None
         return out
 
     def forget(self, file: str) -> None:

@@ -176,7 +176,11 @@ def test_switch_follows_the_winner_with_the_previous_one_off():
     assert sw.update("happy", True) == [("Happy.exp3.json", True)]
     sw.set_mapping({"happy": "Blush.exp3.json"})  # the user edits the table
     assert sw.update("happy", True) == [("Happy.exp3.json", False), ("Blush.exp3.json", True)]
-    sw.reset()  # a new session: VTS's state unknown, the winner's file goes on again
+    sw.reset()  # reconnected: VTS's state unknown, the winner's file goes on again
+    assert sw.update("happy", True) == [("Blush.exp3.json", True)]
+    sw.reset()  # ... and if another won meanwhile, Mimic's file still goes off
+    assert sw.update("angry", True) == [("Blush.exp3.json", False)]
+    sw.reset(keep=False)  # another model: the old file is not in it, forget it
     assert sw.update("happy", True) == [("Blush.exp3.json", True)]
 
 
