@@ -222,7 +222,7 @@ class ExpressionSwitch:
         self.winner = winner
         self._dirty = False
         target = self.mapping.get(winner) if winner is not None else None
-        if target == self.active:
+        if self.active is not None and target == self.active:
             return []
         out = []
         old = self.active or self._stale
