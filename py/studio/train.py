@@ -19,6 +19,7 @@ from mimic.evaluate import WEAK_ACCURACY, take_title
 from mimic.trainjob import check_trainable
 from studio.app import App
 from studio.dom import by_id, clear, el, on, toast
+from studio.selection_view import render_selection
 from studio.storage import ModelRecord
 
 
@@ -129,6 +130,9 @@ class TrainView:
             clear(by_id("per-target"))
             clear(by_id("confusion"))
             clear(by_id("eval-hints"))
+            for hint in summary.get("hints") or []:
+                by_id("eval-hints").append(el("li", hint))
+            render_selection(summary.get("selection"))
             return
         render_report(report, summary, self.app)
 
@@ -277,13 +281,15 @@ def render_report(report: dict[str, Any], summary: dict[str, Any], app: App) -> 
             parts.append(f"{label}: mean error {report[key]:.3f}.")
     if folds and isinstance(report.get("macro_f1_worst"), (int, float)):
         parts.append(f"Every take was held out once, in {len(folds)} folds: macro-F1 "
-                     f"{f1:.2f} on average, {report['macro_f1_worst']:.2f} in the worst fold. "
-                     "The model's settings are fixed, not tuned on these takes, so expect "
-                     "the same of a new take.")
+                     f"{f1:.2f} on average, {report['macro_f1_worst']:.2f} in the worst fold."
+                     + (" These folds also chose the model below." if report.get("selection")
+                        else " The model's settings are fixed, not tuned on these takes, so "
+                        "expect the same of a new take."))
     else:
         parts.append(f"Held out {summary.get('heldout_clips', 0)} of "
                      f"{summary.get('clips', 0)} clips (whole takes).")
     by_id("eval-summary").textContent = " ".join(parts)
+    render_selection(report.get("selection"))
     render_voice(report.get("voice"), summary.get("voice"))
     hints = by_id("eval-hints")
     clear(hints)

@@ -126,6 +126,20 @@ def test_record_train_predict_reload_export_import(app_url, alternating_video, o
     takes = page.eval_on_selector_all("#eval-takes tr[data-take] td:first-child",
                                       "els => els.map(e => e.textContent)")
     assert sorted(takes) == ["happy take 1", "happy take 2", "neutral take 1", "neutral take 2"]
+    # The takes chose the model (scikit-learn in the worker, never on the page): every
+    # candidate's folds side by side, one chosen, why, and that the figure is optimistic.
+    assert "These folds also chose the model" in summary
+    rows = page.eval_on_selector_all(
+        "#candidates tr[data-key]", "els => els.map(e => [e.dataset.key, e.dataset.chosen, "
+        "e.querySelectorAll('td').length])")
+    assert {key for key, _, _ in rows} == {"linear", "net", "blend", "net-varied",
+                                           "blend-varied"}
+    assert [chosen for _, chosen, _ in rows].count("true") == 1
+    assert all(cells == 1 + 2 + 2 for _, _, cells in rows)  # name, two folds, mean, worst
+    choice = page.text_content("#eval-choice")
+    assert "your takes" in choice and "a little optimistic" in choice
+    assert not page.evaluate("Boolean(window.pyodide && pyodide.loadedPackages"
+                             " && pyodide.loadedPackages['scikit-learn'])")
     page.screenshot(path=str(artifacts / "studio-train.png"))
 
     # A confusion cell shows where its frames came from and plays them back: while the
