@@ -29,6 +29,7 @@ __all__ = ["OUTPUT_MODULES", "OutputFrame", "OutputHub", "Sender", "hub", "regis
 
 OUTPUT_MODULES = ("studio.vmc", "studio.vts")
 HEAD_SLOTS = 5
+COST_WINDOW = 256  # frames whose Python time `cost_us` reports
 
 
 class Sender(Protocol):
@@ -79,7 +80,7 @@ class OutputHub:
         self.senders: list[Any] = []
         self.hotkeys: Any = None  # studio.hotkeys.HotkeysView, set by `start`
         self.failed: set[tuple[int, str]] = set()
-        self.spent_s = 0.0  # Python time in `step` since the last `take_spent` (benchmarks)
+        self.costs = np.zeros(COST_WINDOW, np.float64)  # seconds per `step`, a ring
         self.steps = 0
         self._pipeline: Any = -1
         self._rules = np.zeros(len(RULE_TARGETS), np.float32)
@@ -141,7 +142,11 @@ class OutputHub:
             if pipeline is not None and clean is not None:
                 f.weights[:] = clean
             elif pipeline is None:
-                f.weights[:] = rule_weights(frame, self._rules)
+                avatar = app.avatar
+                if avatar is not None and avatar.mode == "rules" and avatar.weights_js:
+                    f.weights[:] = avatar.rules  # the avatar's own, this frame's
+                else:  # rule_weights indexes scalars: a list's are 4x cheaper in Pyodide
+                    f.weights[:] = rule_weights(frame.tolist(), self._rules)
             f.arkit[:] = frame
         else:
             from studio.avatar import ease_factor
@@ -166,7 +171,7 @@ class OutputHub:
                 if key not in self.failed:
                     self.failed.add(key)
                     print(f"output {type(sender).__name__} failed: {exc!r}")
-        self.spent_s += time.perf_counter() - start
+        self.costs[self.steps % COST_WINDOW] = time.perf_counter() - start
         self.steps += 1
 
     def _voice(self, app: Any, pipeline: Any) -> None:
@@ -214,11 +219,12 @@ class OutputHub:
             if view.keys.exclusive and group_of(name) == "expression":
                 f.winner = None if name == "neutral" else name
 
-    def take_spent(self) -> tuple[float, int]:
-        """(seconds spent in `step`, frames) since the last call; for benchmarks."""
-        spent, steps = self.spent_s, self.steps
-        self.spent_s, self.steps = 0.0, 0
-        return spent, steps
+    def cost_us(self) -> list[float]:
+        """[median, worst] microseconds per `step` over the last frames; for benchmarks."""
+        costs = self.costs[:min(self.steps, COST_WINDOW)]
+        if not len(costs):
+            return [0.0, 0.0]
+        return [float(np.median(costs)) * 1e6, float(costs.max()) * 1e6]
 
 
 hub = OutputHub()

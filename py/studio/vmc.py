@@ -49,6 +49,8 @@ class VmcOutput:
         self.layout = -1
         self.buffers: list[Any] = []
         self.sent = 0
+        self.frames = 0
+        self._send: Any = None
         self.rate = 0.0
         self.target = ""
         self.error = ""
@@ -60,17 +62,18 @@ class VmcOutput:
     def send(self, frame: outputs.OutputFrame) -> None:
         if not self.open:
             return
-        ws = self.ws
-        if ws.bufferedAmount > MAX_BUFFERED:
-            return
         if frame.layout != self.layout or self.encoder is None:
             self._plan(frame)
         datagrams = self.encoder.encode(frame.weights, frame.arkit, frame.head, frame.face,
                                         frame.t)
+        send = self._send
         for data, buf in zip(datagrams, self.buffers, strict=True):
             buf.assign(data)
-            ws.send(buf)
+            send(buf)
         self.sent += len(datagrams)
+        self.frames += 1
+        if not self.frames % 30 and self.ws.bufferedAmount > MAX_BUFFERED:
+            self._stalled()
 
     def _plan(self, frame: outputs.OutputFrame) -> None:
         s = self.settings
@@ -93,7 +96,17 @@ class VmcOutput:
         ws.onmessage = self._proxy(lambda e: self._message(ws, e))
         ws.onclose = self._proxy(lambda _e: self._closed(ws))
         self.ws = ws
+        self._send = ws.send.bind(ws)  # one JS function, called per datagram
         self.show()
+
+    def _stalled(self) -> None:
+        """The relay stopped reading (a second of frames queued): drop the connection and
+        reconnect rather than queue frames that would arrive late."""
+        self.error = "the relay fell behind; reconnecting"
+        self.close()
+        self.show()
+        if self.settings["on"]:
+            self._retry = spawn(self._reconnect())
 
     def _proxy(self, fn: Any) -> Any:
         proxy = create_proxy(fn)
