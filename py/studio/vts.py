@@ -40,6 +40,7 @@ class VtsOutput:
         self.layout = -1
         self.labels: list[str] = []  # learned expressions shown in the mapping table
         self.dropped = 0
+        self._shown: tuple = ()
         self._rate = 0.0
         self._next_try = 0.0
         self._count = 0
@@ -181,9 +182,12 @@ class VtsOutput:
             self._render()
 
     def _message(self, event: Any) -> None:
+        text = str(event.data)
+        if "InjectParameterDataResponse" in text:  # the answer to every frame: nothing to do
+            return
         if not self._current(event):
             return
-        self._send(self.session.received(str(event.data)))
+        self._send(self.session.received(text))
         s = self.session
         if s.token_changed:
             s.token_changed = False
@@ -293,11 +297,11 @@ class VtsOutput:
 
     # status ----------------------------------------------------------------------------
     def _render(self) -> None:
+        """The status lines, written only when they change (each write costs the page a
+        layout)."""
         s = self.session
-        self.status.textContent = s.status
-        self.status.dataset.state = ("on" if s.state == "live" else
-                                     "error" if s.state in ("down", "denied") or s.error
-                                     else "")
+        state = ("on" if s.state == "live" else
+                 "error" if s.state in ("down", "denied") or s.error else "")
         if s.state == "live":
             text = f"{self._rate:.0f} messages/s"
             if self.dropped:
@@ -306,6 +310,12 @@ class VtsOutput:
             text = ""
         if s.error:
             text += ("; " if text else "") + f"last error: {s.error}"
+        shown = (s.status, state, text, self.on)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        self.status.textContent = s.status
+        self.status.dataset.state = state
         self.stats.textContent = text
         self.button.textContent = "Disconnect" if self.on else "Connect"
 

@@ -1,0 +1,175 @@
+"""VTube Studio output: what it costs per camera frame and how late its values arrive.
+
+1. Python per frame in Pyodide (the runner page, no camera): `mimic.vts.VtsSession.frame` for
+   a model with 14 targets (VTS's 16 inputs + 14 Mimic parameters, one JSON message), and the
+   same in CPython.
+2. The studio in headless Chromium with the fake camera (a smiling face) and the fake VTube
+   Studio (tests/vtsfake.py) on a real port:
+   - latency: a camera frame's callback time in the page (the `now` the frame loop hands to
+     Python, on the page's clock, `performance.timeOrigin + now`) to the fake VTube Studio
+     receiving that frame's injection (its request ID carries the frame time), wall clock;
+     the same machine, so both clocks agree to about a millisecond;
+   - Python spent per frame on the outputs (`studio.outputs` filling the frame + the VTS
+     sender; the VMC output off), the hub's own median over its last frames;
+   - camera frames per second with the VTS output on and off, alternating windows in one run.
+
+Prints tables of medians. Usage: .venv/bin/python scripts/bench_vts.py [--windows 3]
+[--seconds 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import harness
+from vtsfake import FakeVTS
+
+CORE = """
+import time, numpy as np
+from mimic.vts import VtsSession
+from mimic.blendshapes import COUNT
+names = ("neutral", "happy", "angry", "sad", "relaxed", "surprised", "aa", "ih", "ou", "ee",
+         "oh", "blink", "blinkLeft", "blinkRight")
+s = VtsSession(token="t", names=names)
+s.state = "live"; s._pending = set(); s._plan()
+rng = np.random.default_rng(0)
+arkit = rng.random(COUNT).astype(np.float32)
+head = (rng.random(5).astype(np.float32) - 0.5)
+w = rng.random(len(names)).astype(np.float32)
+winners = ["happy"] * 30 + ["sad"] * 30
+for i in range(200):
+    s.frame(arkit, head, w, True, winners[i % 60], i / 30)
+times = []
+for i in range(3000):
+    t0 = time.perf_counter()
+    s.frame(arkit, head, w, True, winners[i % 60], 10 + i / 30)
+    times.append(time.perf_counter() - t0)
+times.sort()
+[times[len(times) // 2] * 1e6, times[int(len(times) * 0.95)] * 1e6, len(s.inputs.ids)]
+"""
+
+
+# What Chromium's WebSocket.send itself costs for a message of the injection's size, called
+# from JavaScript (no Python): the part of the sender's time that is the browser's.
+JS_SEND = """port => new Promise(done => {
+  const ws = new WebSocket(`ws://localhost:${port}`);
+  ws.onopen = () => {
+    const msg = JSON.stringify({apiName: "VTubeStudioPublicAPI", apiVersion: "1.0",
+      requestID: "bench", messageType: "APIStateRequest", data: {pad: "x".repeat(1000)}});
+    const times = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      ws.send(msg);
+      times.push((performance.now() - t0) * 1000);
+      for (let k = 0; k < 20000; k++) Math.sqrt(k);  // spread the sends out a little
+    }
+    times.sort((a, b) => a - b);
+    ws.close();
+    done(times[times.length >> 1]);
+  };
+})"""
+
+
+def core_in_cpython() -> tuple[float, float, int]:
+    sys.path.insert(0, str(harness.ROOT / "py"))
+    scope: dict = {}
+    lines = CORE.strip().splitlines()
+    exec("\n".join(lines[:-1]), scope)
+    return eval(lines[-1], scope)
+
+
+def core_in_pyodide(url: str) -> tuple[float, float, int]:
+    with harness.browser() as b:
+        page = harness.pyodide_page(b, url, ("numpy",))
+        return tuple(harness.run_python(page, CORE))
+
+
+def set_on(page, on: bool) -> None:
+    state = page.evaluate("mimicApp.vts.on")
+    if bool(state) != on:
+        page.evaluate("mimicApp.vts.toggle()")
+
+
+def window(page, seconds: float) -> tuple[float, float]:
+    """(camera frames/s, the outputs' median Python us per frame) over one window."""
+    f0 = page.evaluate("mimicBridge.stats.frames")
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    frames = page.evaluate("mimicBridge.stats.frames") - f0
+    fps = frames / (time.monotonic() - t0)
+    # the hub keeps each step's cost for its last frames: [median, worst] us
+    median, _ = page.evaluate("mimicApp.outputs.cost_us().toJs()")
+    return fps, median
+
+
+def studio(url: str, windows: int, seconds: float) -> dict:
+    tmp = Path(__import__("tempfile").mkdtemp())
+    video = harness.write_y4m(tmp / "smile.y4m", [(harness.astronaut_png(), 2)])
+    out: dict = {"on": [], "off": [], "us": [], "latency": []}
+    with FakeVTS() as fake, harness.browser(video) as b:
+        page = b.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url + "/")
+        harness.wait_ready(page)
+        origin = page.evaluate("performance.timeOrigin")
+        page.click("#tab-output")
+        page.fill("#vts-port", str(fake.port))
+        page.dispatch_event("#vts-port", "change")
+        page.click("#vts-connect")
+        if not fake.wait(lambda: len(fake.injections) > 30, 30):
+            raise RuntimeError(page.text_content("#vts-status"))
+        out["js_send"] = page.evaluate(JS_SEND, fake.port)
+        for _ in range(windows):
+            set_on(page, True)
+            fake.wait(lambda: fake.logins and len(fake.injections) > 0, 10)
+            time.sleep(1.0)  # reconnected and settled
+            start = len(fake.received)
+            fps, us = window(page, seconds)
+            out["on"].append(fps)
+            out["us"].append(us)
+            with fake.lock:
+                got = [m for m in fake.received[start:]
+                       if m.get("messageType") == "InjectParameterDataRequest"]
+            for m in got:
+                frame_ms = float(m["requestID"].removeprefix("mimic-"))
+                out["latency"].append(m["wall"] * 1000 - (origin + frame_ms))
+            set_on(page, False)
+            time.sleep(1.0)
+            fps, _ = window(page, seconds)
+            out["off"].append(fps)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--windows", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=6.0)
+    args = ap.parse_args()
+    with harness.app_server() as url:
+        py_med, py_p95, n = core_in_pyodide(url)
+        cp_med, cp_p95, _ = core_in_cpython()
+        s = studio(url, args.windows, args.seconds)
+    lat = sorted(s["latency"])
+    print(f"\nVTube Studio output, {n} parameters per injection\n")
+    print("| measure | median | worst / p95 |")
+    print("| --- | --- | --- |")
+    print(f"| VtsSession.frame, Pyodide (us) | {py_med:.1f} | p95 {py_p95:.1f} |")
+    print(f"| VtsSession.frame, CPython (us) | {cp_med:.1f} | p95 {cp_p95:.1f} |")
+    print(f"| outputs' Python per camera frame in the studio, VTS on (us) | "
+          f"{statistics.median(s['us']):.1f} | {max(s['us']):.1f} (worst window's median) |")
+    print(f"| Chromium's WebSocket.send from JS, 1.1 kB (us) | {s['js_send']:.1f} | |")
+    print(f"| camera frame to fake VTS receiving its injection (ms), {len(lat)} frames | "
+          f"{statistics.median(lat):.1f} | {lat[-1]:.1f} |")
+    print(f"| camera frames/s, VTS on / off (alternating {args.seconds:g} s windows) | "
+          f"{statistics.median(s['on']):.1f} / {statistics.median(s['off']):.1f} | "
+          f"min {min(s['on']):.1f} / {min(s['off']):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
