@@ -85,6 +85,18 @@ def sample_fps(page, seconds: int) -> list[float]:
     return out
 
 
+def js_send_us(page, seconds: float = 3.0) -> float:
+    """The browser's own WebSocket.send of one frame's datagram, timed from JS alone at the
+    camera's rate on the page's open socket (the share of the output no Python can save)."""
+    page.evaluate("""() => { const v = mimicApp.vmc; window.__sendTimes = [];
+      const ws = v.ws, buf = new Uint8Array(v.buffers.get(0));
+      window.__sendTimer = setInterval(() => { const t0 = performance.now(); ws.send(buf);
+        window.__sendTimes.push(performance.now() - t0); }, 33); }""")
+    time.sleep(seconds)
+    times = page.evaluate("clearInterval(window.__sendTimer), window.__sendTimes")
+    return statistics.median(times) * 1000.0 if times else float("nan")
+
+
 def set_vmc(page, on: bool) -> None:
     pressed = page.get_attribute("#vmc-on", "aria-pressed") == "true"
     if pressed != on:
@@ -105,6 +117,8 @@ def main() -> int:
     fps_off: list[float] = []
     latencies: list[float] = []
     python_us: list[float] = []
+    encode_us: list[float] = []
+    send_us: list[float] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             video = harness.write_y4m(Path(tmp) / "smile.y4m", [(harness.astronaut_png(), 2)])
@@ -127,9 +141,11 @@ def main() -> int:
                     # page clock -> wall clock, measured in the page itself
                     offset_ms = page.evaluate("Date.now() - performance.now()")
                     fps_on += sample_fps(page, args.seconds)
-                    python_us.append(page.evaluate("mimicApp.outputs.cost_us().toJs()")[0])
                     for t, arrived in receiver.frames[first:]:
                         latencies.append(arrived * 1000.0 - (offset_ms + t * 1000.0))
+                    python_us.append(page.evaluate("mimicApp.outputs.cost_us().toJs()")[0])
+                    encode_us.append(page.evaluate("mimicApp.vmc.time_encode(300)"))
+                    send_us.append(js_send_us(page))
     finally:
         receiver.running = False
         proc.terminate()
@@ -148,6 +164,10 @@ def main() -> int:
         ("frames per second lost to the output", lost, "fps", f"<= {BUDGET_FPS_LOST:g}"),
         ("Python per frame on the outputs, median (last 256 frames)", statistics.median(python_us),
          "us", f"<= {BUDGET_US:g}"),
+        ("... of which mimic.vmc encoding one frame, alone", statistics.median(encode_us), "us",
+         ""),
+        ("the browser's WebSocket.send of one datagram, timed from JS alone",
+         statistics.median(send_us), "us", ""),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>8}  unit  budget")

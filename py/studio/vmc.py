@@ -75,6 +75,18 @@ class VmcOutput:
         if not self.frames % 30 and self.ws.bufferedAmount > MAX_BUFFERED:
             self._stalled()
 
+    def time_encode(self, n: int = 300) -> float:
+        """Microseconds per `encode` of the current frame, alone (scripts/bench_output.py)."""
+        import time
+
+        f, enc = outputs.hub.frame, self.encoder
+        if enc is None:
+            return 0.0
+        start = time.perf_counter()
+        for _ in range(n):
+            enc.encode(f.weights, f.arkit, f.head, f.face, f.t)
+        return (time.perf_counter() - start) / n * 1e6
+
     def _plan(self, frame: outputs.OutputFrame) -> None:
         s = self.settings
         self.encoder = VmcEncoder(frame.names, s["names"], s["perfect_sync"], s["head"])
