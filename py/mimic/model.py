@@ -104,7 +104,7 @@ class ExpressionModel:
     def __init__(self, hidden: int = 16, alpha: float = 1e-4, max_iter: int = 150,
                  tol: float = 1e-5, dedup: float = 0.01, trim_start_s: float = 0.35,
                  trim_end_s: float = 0.1, calibrate_sessions: bool = True,
-                 augment: float = 2.0, augment_drop: float = 0.2, augment_jitter: float = 0.5,
+                 augment: float = 1.0, augment_drop: float = 0.2, augment_jitter: float = 0.5,
                  readout: str = "net", learn_voice: bool = True, seed: int = 0) -> None:
         self.readout = readout
         self.learn_voice = learn_voice

@@ -46,8 +46,8 @@ CANDIDATES = (
     Candidate("linear", "straight line", "linear", 0.0, 0),
     Candidate("net", "net", "net", 0.0, 1),
     Candidate("blend", "net + straight line", "blend", 0.0, 2),
-    Candidate("net-varied", "net, varied copies", "net", 2.0, 3),
-    Candidate("blend-varied", "net with varied copies + straight line", "blend", 2.0, 4),
+    Candidate("net-varied", "net, varied copies", "net", 1.0, 3),
+    Candidate("blend-varied", "net with varied copies + straight line", "blend", 1.0, 4),
 )
 BY_KEY = {c.key: c for c in CANDIDATES}
 # Used when no take can be held out: the candidate whose worst one-take fold is best on the
