@@ -111,12 +111,28 @@ def window(page, seconds: float) -> tuple[float, float]:
     return fps, median
 
 
+# When each injection is handed to the socket, by its request ID (the frame's time): splits
+# the latency into the page's part (face tracking + Python) and the socket's.
+SENT_HOOK = """(() => {
+  window.__vtsSent = {};
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (m) {
+    if (typeof m === "string") {
+      const at = m.indexOf('"requestID":"mimic-');
+      if (at >= 0) __vtsSent[m.slice(at + 19, m.indexOf('"', at + 19))] = performance.now();
+    }
+    return send.call(this, m);
+  };
+})();"""
+
+
 def studio(url: str, windows: int, seconds: float) -> dict:
     tmp = Path(__import__("tempfile").mkdtemp())
     video = harness.write_y4m(tmp / "smile.y4m", [(harness.astronaut_png(), 2)])
-    out: dict = {"on": [], "off": [], "us": [], "latency": []}
+    out: dict = {"on": [], "off": [], "us": [], "latency": [], "page": [], "socket": []}
     with FakeVTS() as fake, harness.browser(video) as b:
         page = b.new_page(viewport={"width": 1280, "height": 800})
+        page.add_init_script(SENT_HOOK)
         page.goto(url + "/")
         harness.wait_ready(page)
         origin = page.evaluate("performance.timeOrigin")
@@ -138,9 +154,14 @@ def studio(url: str, windows: int, seconds: float) -> dict:
             with fake.lock:
                 got = [m for m in fake.received[start:]
                        if m.get("messageType") == "InjectParameterDataRequest"]
+            sent = page.evaluate("(() => { const s = __vtsSent; __vtsSent = {}; return s; })()")
             for m in got:
-                frame_ms = float(m["requestID"].removeprefix("mimic-"))
+                rid = m["requestID"].removeprefix("mimic-")
+                frame_ms = float(rid)
                 out["latency"].append(m["wall"] * 1000 - (origin + frame_ms))
+                if rid in sent:
+                    out["page"].append(sent[rid] - frame_ms)
+                    out["socket"].append(m["wall"] * 1000 - (origin + sent[rid]))
             set_on(page, False)
             time.sleep(1.0)
             fps, _ = window(page, seconds)
@@ -169,6 +190,11 @@ def main() -> None:
           f"{s['js_send'][0]:.1f} | p90 {s['js_send'][1]:.1f} |")
     print(f"| camera frame to fake VTS receiving its injection (ms), {len(lat)} frames | "
           f"{statistics.median(lat):.1f} | {lat[-1]:.1f} |")
+    for key, what in (("page", "... of which frame to the socket (tracking + Python)"),
+                      ("socket", "... of which the socket to the fake VTS")):
+        got = sorted(s[key])
+        if got:
+            print(f"| {what} (ms) | {statistics.median(got):.1f} | {got[-1]:.1f} |")
     print(f"| camera frames/s, VTS on / off (alternating {args.seconds:g} s windows) | "
           f"{statistics.median(s['on']):.1f} / {statistics.median(s['off']):.1f} | "
           f"min {min(s['on']):.1f} / {min(s['off']):.1f} |")
