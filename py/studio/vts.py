@@ -195,6 +195,11 @@ class VtsOutput:
         if s.expressions_changed:
             s.expressions_changed = False
             self._apply_mapping()
+        if s.state == "denied":  # stay off until the user asks again (Connect)
+            self._close_socket()
+            self.on = False
+            outputs.unregister(self)
+            self._save()
         self._render()
 
     def _closed(self, event: Any) -> None:

@@ -1,8 +1,8 @@
 """The page as a VTube Studio plugin, against the fake VTube Studio (tests/vtsfake.py) on a real
-port: allow once (a reload logs in with the stored token), MouthSmile high on the fake camera's
-smile, the mapped expression file switched when the winner changes (hotkeys force the winner
-here, the same path a trained model's winner takes), and VTube Studio stopped and started
-again while the camera keeps tracking."""
+port: deny, then allow once (a reload logs in with the stored token), MouthSmile high on the
+fake camera's smile, the mapped expression file switched when the winner changes (hotkeys
+force the winner here, the same path a trained model's winner takes), and VTube Studio
+stopped and started again while the camera keeps tracking."""
 
 from __future__ import annotations
 
@@ -43,10 +43,16 @@ def test_vts_allow_once_smile_expressions_and_recovery(app_url, videos, open_pag
         p = open_page(app_url, videos["smile"])
         page = p.page
         harness.wait_ready(page)
+        # the user first clicks Deny in VTube Studio's dialog: said, and off until asked again
+        fake.allow = False
         _connect(page, fake.port)
+        _wait_status(page, "not allowed")
+        assert page.text_content("#vts-connect") == "Connect"
+        fake.allow = True
+        page.click("#vts-connect")
         assert fake.wait(lambda: fake.logins == 1), _status(page)
         _wait_status(page, "sending")
-        assert fake.dialogs == 1
+        assert fake.dialogs == 2
         assert {"MimicHappy", "MimicAngry", "MimicSad", "MimicSurprised"} <= set(fake.params)
 
         # the smiling face reaches VTube Studio's own MouthSmile input, with faceFound
@@ -88,14 +94,14 @@ def test_vts_allow_once_smile_expressions_and_recovery(app_url, videos, open_pag
         fake.start()
         assert fake.wait(lambda: fake.logins == 2), _status(page)
         assert fake.wait(lambda: len(fake.injections) > injected + 5)
-        assert fake.dialogs == 1  # the stored token, no second dialog
+        assert fake.dialogs == 2  # the stored token, no new dialog
         _wait_status(page, "sending")
 
         # a reload: the output stays on and logs in with the stored token
         page.reload()
         harness.wait_ready(page)
         assert fake.wait(lambda: fake.logins == 3), _status(page)
-        assert fake.dialogs == 1
+        assert fake.dialogs == 2
         page.click("#tab-output")
         page.wait_for_selector('#vts-map select[data-label="angry"]')
         assert page.input_value('#vts-map select[data-label="angry"]') == "Blush.exp3.json"
