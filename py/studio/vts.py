@@ -48,6 +48,8 @@ class VtsOutput:
         self._proxies: list[Any] = []
         self._build()
         self._gen = 0
+        self._open = False  # the current socket is open (from its events)
+        self._busy = False  # too much queued in it (checked on the timer)
         self._ws_send: Any = None
         self._handlers = (self._proxy(self._opened), self._proxy(self._message),
                           self._proxy(self._closed))
@@ -169,6 +171,7 @@ class VtsOutput:
 
     def _close_socket(self) -> None:
         ws, self.ws = self.ws, None
+        self._open = self._busy = False
         if ws is not None:
             ws.onopen = ws.onmessage = ws.onclose = None
             ws.close()
@@ -178,6 +181,7 @@ class VtsOutput:
 
     def _opened(self, event: Any) -> None:
         if self._current(event):
+            self._open = True
             self._send(self.session.opened())
             self._render()
 
@@ -206,14 +210,16 @@ class VtsOutput:
         if not self._current(event):
             return
         self.ws = None
+        self._open = self._busy = False
         if self.on:
             self.session.closed(self.url)
             self._next_try = time.monotonic() + RETRY_S
         self._render()
 
     def _send(self, messages: list[str]) -> None:
-        ws = self.ws
-        if ws is None or not messages or ws.readyState != 1:
+        """Send in order; the open state is tracked from the socket's events, not read from
+        the socket per frame (each property read is a call into JavaScript)."""
+        if not messages or not self._open:
             return
         send = self._ws_send
         for m in messages:
@@ -230,9 +236,9 @@ class VtsOutput:
             self.labels = [n for n, g in zip(frame.names, frame.groups, strict=True)
                            if g == "expression" and n != "neutral"]
             self._apply_mapping()
-        if s.state != "live" or self.ws is None:
+        if s.state != "live" or not self._open:
             return
-        if self.ws.bufferedAmount > MAX_BUFFERED:  # VTube Studio is not keeping up
+        if self._busy:  # VTube Studio is not keeping up: drop frames rather than queue them
             self.dropped += 1
             return
         self._send(s.frame(frame.arkit, frame.head, frame.weights, frame.face, frame.winner,
@@ -241,6 +247,8 @@ class VtsOutput:
     def _on_tick(self) -> None:
         """Keep-alive (VTube Studio drops a parameter not sent for 1 s), retries, stats."""
         self._send(self.session.keepalive(js.performance.now() * 0.001))
+        if self._open:
+            self._busy = self.ws.bufferedAmount > MAX_BUFFERED
         now = time.monotonic()
         if self.on and self.ws is None and now >= self._next_try:
             self.connect()
