@@ -246,6 +246,8 @@ class VtsOutput:
 
     def _on_tick(self) -> None:
         """Keep-alive (VTube Studio drops a parameter not sent for 1 s), retries, stats."""
+        if not self.on:
+            return
         self._send(self.session.keepalive(js.performance.now() * 0.001))
         if self._open:
             self._busy = self.ws.bufferedAmount > MAX_BUFFERED
