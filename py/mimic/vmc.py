@@ -24,6 +24,7 @@ once per name set and only their value bytes are rewritten per frame.
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from collections.abc import Sequence
@@ -130,14 +131,14 @@ class VmcEncoder:
         messages += [(osc.message(_VAL, clip, 0.0), 1) for clip in self.clips]
         messages.append((osc.message(_APPLY), 0))
         self.datagrams, offsets = _pack(messages, max_datagram)
-        self._views = [np.frombuffer(d, np.uint8) for d in self.datagrams]
-        self._bytes = [np.array([o + k for o in offs for k in range(4)], np.intp)
-                       for offs in offsets]
-        self._slot_count = [len(offs) for offs in offsets]
+        # OSC keeps every argument 4-byte aligned: a datagram seen as big-endian float32s
+        # has each float slot at one index, so a frame's values go in with one put each
+        self._views = [np.frombuffer(d, ">f4") for d in self.datagrams]
+        self._slots = [np.array([o // 4 for o in offs], np.intp) for offs in offsets]
+        bounds = np.cumsum([0] + [len(offs) for offs in offsets])
+        self._parts = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
         self._tracking_at = _find_tracking(self.datagrams[0])
-        self.values = np.zeros(sum(self._slot_count), np.float32)
-        self._be = np.zeros(len(self.values), ">f4")
-        self._be_bytes = self._be.view(np.uint8)
+        self.values = np.zeros(int(bounds[-1]), np.float32)
         first = 1 + (7 if head else 0)
         self._head = self.values[1:first]
         self._blend = self.values[first:]
@@ -151,15 +152,14 @@ class VmcEncoder:
         self._weights[:] = weights
         self._arkit[:] = arkit
         np.take(self._source, self._src, out=self._blend)
-        np.clip(self._blend, 0.0, 1.0, out=self._blend)
+        np.minimum(self._blend, 1.0, out=self._blend)  # ufuncs: np.clip costs more in Pyodide
+        np.maximum(self._blend, 0.0, out=self._blend)
         self.values[0] = t
         if self.head:
             self._head[3:] = head_quaternion(float(head[0]), float(head[1]), float(head[2]))
-        self._be[:] = self.values
-        start = 0
-        for view, where, count in zip(self._views, self._bytes, self._slot_count, strict=True):
-            view[where] = self._be_bytes[4 * start:4 * (start + count)]
-            start += count
+        values = self.values
+        for view, slots, (a, b) in zip(self._views, self._slots, self._parts, strict=True):
+            view[slots] = values[a:b]
         struct.pack_into(">i", self.datagrams[0], self._tracking_at, 1 if face else 0)
         return self.datagrams
 
