@@ -145,9 +145,11 @@ class VtsOutput:
         self._next_try = time.monotonic() + RETRY_S
         try:
             ws = js.WebSocket.new(self.url)
-        except Exception as exc:  # a malformed URL or a page policy: said, not raised
-            self.session.closed(self.url)
-            self.session.error = str(exc)
+        except Exception as exc:  # a page policy (Safari from https): said, not raised
+            message = str(getattr(getattr(exc, "js_error", None), "message", "") or exc)
+            self.session.state = "down"
+            self.session.error = f"the browser refused to open {self.url}: {message}"
+            self.session.status = self.session.error[0].upper() + self.session.error[1:] + "."
             self._render()
             return
         self._gen += 1
