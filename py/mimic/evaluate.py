@@ -28,7 +28,7 @@ from mimic.targets import canonical, group_of
 from mimic.voicemodel import score_voice
 
 __all__ = ["Report", "evaluate", "evaluate_many", "flicker_rate", "macro_f1", "number_takes",
-           "split_by_take", "take_detail", "take_title"]
+           "scored_frames", "split_by_take", "take_detail", "take_title", "true_expression"]
 
 SKIP_START_S = 0.35
 SKIP_END_S = 0.1
@@ -81,7 +81,7 @@ def flicker_rate(winners: np.ndarray, timestamps: np.ndarray, settle: int | None
     return changes / span if span > 0 else 0.0
 
 
-def _scored(clip: Clip) -> np.ndarray:
+def scored_frames(clip: Clip) -> np.ndarray:
     t = clip.timestamps
     if len(t) == 0:
         return np.arange(0)
@@ -89,7 +89,7 @@ def _scored(clip: Clip) -> np.ndarray:
     return keep if len(keep) else np.arange(len(t))
 
 
-def _true_expression(clip: Clip, expressions: Sequence[str]) -> str | None:
+def true_expression(clip: Clip, expressions: Sequence[str]) -> str | None:
     labels = [canonical(lb) for lb in clip.labels]
     chosen = [lb for lb in labels if group_of(lb) == "expression"]
     if chosen:
@@ -195,7 +195,7 @@ class _Scores:
             number: int) -> None:
         targets = model.targets_
         names, sl, expressions = list(targets.names), targets.slices, list(targets.expressions)
-        idx = _scored(clip)
+        idx = scored_frames(clip)
         if len(idx) == 0:
             return
         raw = model.predict(clip.frames)
@@ -204,7 +204,7 @@ class _Scores:
         self.frames += len(idx)
         labels = {canonical(lb) for lb in clip.labels}
         self.untested.update(lb for lb in labels if lb not in names)
-        truth = _true_expression(clip, expressions)
+        truth = true_expression(clip, expressions)
         if expressions and truth is not None:
             pred = raw[:, sl["expression"]].argmax(axis=1)
             label = expressions.index(truth)

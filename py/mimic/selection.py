@@ -19,9 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from mimic.clips import Clip
 from mimic.crossval import fold_report, split, usable_folds
-from mimic.evaluate import Report
+from mimic.evaluate import Report, scored_frames, true_expression
+from mimic.metrics import macro_f1
 from mimic.model import ExpressionModel
 from mimic.progress import Progress, scaled_progress
 
@@ -60,22 +63,24 @@ OPTIMISTIC_NOTE = ("The chosen model's figures are the best of several scored on
 
 @dataclass
 class Selection:
-    """Which candidate was chosen, why, and every candidate's held-out report."""
+    """Which candidate was chosen, why, every candidate's macro-F1 per held-out fold, and
+    the chosen one's full report (None when nothing could be held out)."""
 
     chosen: Candidate
     reason: str
-    reports: dict[str, Report]
+    scores: dict[str, list[float]]
+    report: Report | None = None
 
     def summary(self) -> dict[str, Any]:
         """Plain data for the report: every candidate's folds side by side."""
         rows = []
         for c in CANDIDATES:
-            report = self.reports.get(c.key)
-            if report is None:
+            folds = self.scores.get(c.key)
+            if not folds:
                 continue
             rows.append({"key": c.key, "title": c.title, "chosen": c is self.chosen,
-                         "folds": [f["macro_f1"] for f in report.folds],
-                         "mean": report.macro_f1, "worst": report.macro_f1_worst})
+                         "folds": folds, "mean": float(np.mean(folds)),
+                         "worst": float(np.min(folds))})
         return {"chosen": self.chosen.key, "title": self.chosen.title, "reason": self.reason,
                 "candidates": rows, "note": OPTIMISTIC_NOTE if rows else ""}
 
@@ -105,12 +110,36 @@ def select(clips: Sequence[Clip], options: dict[str, Any] | None = None,
             for c in CANDIDATES:
                 if c.augment == strength:
                     pairs[c.key].append((base.variant(c.readout), test))
-    reports = {key: fold_report(clips, p) for key, p in pairs.items()}
-    reports = {key: r for key, r in reports.items() if r is not None and r.folds}
-    if not reports:
+    scores = {key: fold_scores(p) for key, p in pairs.items()}
+    scores = {key: f for key, f in scores.items() if f}
+    if not scores:
         return Selection(BY_KEY[DEFAULT], _no_folds_reason(), {})
-    chosen = choose({key: (r.macro_f1_worst, r.macro_f1) for key, r in reports.items()})
-    return Selection(BY_KEY[chosen], _reason(BY_KEY[chosen], reports), reports)
+    chosen = BY_KEY[choose({k: (min(f), float(np.mean(f))) for k, f in scores.items()})]
+    # only the chosen one gets the full report (clean-up replayed frame by frame, hints)
+    return Selection(chosen, _reason(chosen, scores), scores,
+                     fold_report(clips, pairs[chosen.key]))
+
+
+def fold_scores(pairs: list[tuple[Any, list[Clip]]]) -> list[float]:
+    """Each fold's expression macro-F1 from the raw readings, as the full report counts it
+    (`mimic.crossval`), without replaying the clean-up: the choice needs no more."""
+    names = {tuple(m.targets_.names) for m, _ in pairs}
+    if len(names) != 1:
+        return []
+    out = []
+    for model, test in pairs:
+        expressions = list(model.targets_.expressions)
+        k = len(expressions)
+        matrix = np.zeros((k, k), np.int64)
+        for clip in test:
+            truth = true_expression(clip, expressions)
+            idx = scored_frames(clip)
+            if truth is None or not len(idx):
+                continue
+            raw = model.predict(clip.frames[idx])[:, model.targets_.slices["expression"]]
+            matrix[expressions.index(truth)] += np.bincount(raw.argmax(axis=1), minlength=k)
+        out.append(macro_f1(matrix))
+    return out
 
 
 def choose(scores: dict[str, tuple[float, float]]) -> str:
@@ -122,19 +151,18 @@ def choose(scores: dict[str, tuple[float, float]]) -> str:
     return min(tied, key=lambda k: BY_KEY[k].rank)
 
 
-def _reason(chosen: Candidate, reports: dict[str, Report]) -> str:
-    """One sentence a user can follow: what won, by how much, against the runner-up kind."""
-    mine = reports[chosen.key]
-    others = [(r.macro_f1_worst, key) for key, r in reports.items() if key != chosen.key]
+def _reason(chosen: Candidate, scores: dict[str, list[float]]) -> str:
+    """One sentence a user can follow: what won, by how much, against the runner-up."""
+    mine = min(scores[chosen.key])
+    others = [(min(f), key) for key, f in scores.items() if key != chosen.key]
     if not others:
         return f"The {chosen.title} model was the only one that could be tested."
     worst, key = max(others)
-    rival = BY_KEY[key]
-    if mine.macro_f1_worst > worst + TIE:
+    if mine > worst + TIE:
         return (f"The {chosen.title} model held up best on your takes: worst held-out fold "
-                f"{mine.macro_f1_worst:.2f} against {worst:.2f} for the {rival.title} model.")
+                f"{mine:.2f} against {worst:.2f} for the {BY_KEY[key].title} model.")
     return (f"The {chosen.title} model did as well as any on your takes (worst held-out fold "
-            f"{mine.macro_f1_worst:.2f}, mean {mine.macro_f1:.2f}) and is the simpler choice.")
+            f"{mine:.2f}, mean {np.mean(scores[chosen.key]):.2f}) and is the simpler choice.")
 
 
 def _no_folds_reason() -> str:

@@ -56,7 +56,7 @@ def train_clips(clips: list[Clip], options: dict[str, Any] | None = None,
         selection = select(clips, options, head)
         selected = selection.summary()
         chosen = selection.chosen.params()
-        result = selection.reports.get(selection.chosen.key)
+        result = selection.report
     short = short_take_hints(clips)
     if result is not None:
         result.selection = selected

@@ -70,6 +70,8 @@ def test_two_takes_each_let_the_takes_choose_and_the_chosen_reads_the_pressed_ne
     assert chosen["chosen"] and sum(r["chosen"] for r in rows.values()) == 1
     for mine, line in zip(chosen["folds"], rows["linear"]["folds"], strict=True):
         assert mine >= line - TIE, selection
+    # the quick per-fold scores that chose are the full report's own fold figures
+    assert chosen["folds"] == pytest.approx([f["macro_f1"] for f in report["folds"]])
     # the report shown is the chosen candidate's: the pressed neutral take reads neutral
     assert neutral_share(report) >= 0.9, Report(**report).table()
     assert rows["net-varied"]["worst"] < chosen["worst"]
