@@ -2,10 +2,12 @@
 page runs live (12 kHz, `VoiceFeatures`, the `VoiceMouth` follower and its gate).
 
 Side by side on every clip:
-- the default mapping (no training);
-- the learned voice, each clip held out in turn: trained (`fit_voice`, as the studio does)
-  on viseme takes cut from the other clips as a user's takes would be (each viseme's
-  stretches of speech with pauses between, one row per camera frame);
+- the default mapping (no training): as shipped (fitted on these clips, so not held out)
+  and fitted the same way without the clip scored (held out);
+- the learned voice, each clip held out in turn: trained (`fit_voice`, as the studio does,
+  starting from the held-out default) on viseme takes cut from the other clips as a user's
+  takes would be (each viseme's stretches of speech with pauses between, one row per
+  camera frame);
 - an MFCC matcher in uLipSync's style (12 MFCCs over 64 ms, nearest profile), its profiles
   calibrated on the other clips: the reference;
 - always the commonest vowel of the other clips.
@@ -34,15 +36,24 @@ from mimic.voice import VISEMES, VoiceMouth
 from mimic.voicemodel import fit_voice
 
 
-def learned_followers(clips: list[lipsync.Utterance]) -> list:
-    """For each clip, the live follower of a voice learned without it."""
-    rows = [lipsync.recorded_rows(c, VoiceMouth()) for c in clips]
+def held_out_defaults(names: list[str]) -> list:
+    """For each clip, the default mapping fitted as scripts/fit_voice_default.py does, on the
+    other clips only: the shipped one heard every clip."""
+    import fit_voice_default as fvd
+
+    speech = {s: lipsync.load(s) for s in fvd.SCALES}
+    return [fvd.fit(speech, set(names) - {name}) for name in names]
+
+
+def learned_voices(clips: list[lipsync.Utterance], defaults: list) -> list:
+    """For each clip, a voice learned without it, starting from a default that never heard
+    it either."""
+    rows = [c.hops for c in clips]  # the studio's recorder keeps each frame's latest hop
     out = []
     for i in range(len(clips)):
         rest = [j for j in range(len(clips)) if j != i]
         takes = lipsync.cut_takes([clips[j] for j in rest], [rows[j] for j in rest])
-        voice = fit_voice(takes)
-        out.append(voice)
+        out.append(fit_voice(takes, start=defaults[i]))
     return out
 
 
@@ -64,10 +75,12 @@ def commonest_score(clips: list[lipsync.Utterance]) -> dict:
     return score.figures()
 
 
-def judge(clips: list[lipsync.Utterance]) -> dict[str, dict]:
-    voices = learned_followers(clips)
+def judge(clips: list[lipsync.Utterance], defaults: list) -> dict[str, dict]:
+    voices = learned_voices(clips, defaults)
     return {
-        "default mapping": lipsync.score_follower(clips, lambda i: VoiceMouth()),
+        "default, shipped": lipsync.score_follower(clips, lambda i: VoiceMouth()),
+        "default, held out": lipsync.score_follower(
+            clips, lambda i: VoiceMouth(layers=defaults[i])),
         "learned voice (held out)": lipsync.score_follower(clips, lambda i: voices[i].mouth()),
         "MFCC matcher, calibrated": mfcc_score(clips),
         "commonest vowel": commonest_score(clips),
@@ -113,11 +126,13 @@ def main() -> int:
         print(f"no real speech at {lipsync.DATA}: ../shared is absent")
         return 1
     t0 = time.perf_counter()
+    defaults = None
     for scale in [1.0, *args.scales]:
         clips = lipsync.load(scale)
+        defaults = defaults or held_out_defaults([c.name for c in clips])
         title = ("REAL speech, the shared reader (16 clips), each clip held out" if scale == 1
                  else f"REAL speech with every frequency x{scale:g} (resampled)")
-        table(title, judge(clips))
+        table(title, judge(clips, defaults))
     if not args.no_synthetic:
         synthetic()
     print(f"\n({time.perf_counter() - t0:.0f} s)")

@@ -211,17 +211,6 @@ def score_follower(clips: Sequence[Utterance], make: Callable[[int], object]) ->
 
 # --- a user's viseme takes, cut from the reader's speech ----------------------------------
 
-def recorded_rows(clip: Utterance, mouth) -> np.ndarray:
-    """What a take recorded from this speech would keep per hop: the row the studio's
-    recorder takes from the live follower (`VoiceMouth.heard`)."""
-    rows = np.zeros_like(clip.hops)
-    out = np.zeros(len(VISEMES), np.float32)
-    for i, row in enumerate(clip.hops):
-        mouth.step(row, out)
-        rows[i] = getattr(mouth, "heard", row)  # older followers: the hop's own row
-    return rows
-
-
 def cut_takes(clips: Sequence[Utterance], rows: Sequence[np.ndarray], take_s: float = 3.0,
               gap_hops: int = 20) -> list[Clip]:
     """Viseme takes as a user would record them: each viseme's stretches of speech, one

@@ -17,7 +17,7 @@ import numpy as np
 RATE = 48000
 MIC_RATE = 12000  # what the page's audio context runs at (web/mic.js)
 # espeak-ng phonemes for the five visemes (Kirshenbaum notation, inside [[ ]])
-PHONEMES = {"aa": "A:", "ih": "I", "ou": "u:", "ee": "i:", "oh": "O:"}
+PHONEMES = {"aa": "A:", "ih": "i:", "ou": "u:", "ee": "E", "oh": "O:"}
 
 
 def require() -> None:

