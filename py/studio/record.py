@@ -21,6 +21,12 @@ from studio.dom import by_id, clear, describe, el, on, toast
 CLIPS_EXT = ".mimicclips"
 
 
+# What to say for each viseme (VRM's visemes are the Japanese vowels), in the guided note.
+SAY = {"aa": ", saying あ as in father", "ih": ", saying い as in see",
+       "ou": ", saying う as in blue", "ee": ", saying え as in bed",
+       "oh": ", saying お as in go"}
+
+
 def clip_title(clip: Clip) -> str:
     return clip.name or " + ".join(clip.labels)
 
@@ -213,7 +219,8 @@ class RecordView:
             for i, target in enumerate(todo):
                 if self.stop_guided:
                     break
-                self.note(f"Guided {i + 1}/{len(todo)}: show '{target}'.")
+                say = SAY.get(target, "")
+                self.note(f"Guided {i + 1}/{len(todo)}: show '{target}'{say}.")
                 await asyncio.sleep(0.8)
                 await self.record(self.labels_for(target))
         finally:
