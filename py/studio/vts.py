@@ -69,6 +69,7 @@ class VtsOutput:
         self.button = el("button", "Connect", id="vts-connect", type="button")
         on(self.button, "click", lambda _e: self.toggle())
         label = el("label", "Port ")
+        label.style.marginLeft = ".75rem"
         self.port_input = el("input", id="vts-port", type="number", min="1", max="65535",
                              value=str(self.port))
         self.port_input.style.width = "6rem"
@@ -325,7 +326,7 @@ class VtsOutput:
                 text += f", {self.dropped} frames dropped (VTube Studio busy)"
         else:
             text = ""
-        if s.error:
+        if s.error and s.error.lower() not in s.status.lower():  # not said twice
             text += ("; " if text else "") + f"last error: {s.error}"
         shown = (s.status, state, text, self.on)
         if shown == self._shown:
