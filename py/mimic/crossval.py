@@ -7,8 +7,10 @@ held-out takes, so every such take is scored once by a model that never saw it. 
 gives each fold's macro-F1, their mean and the worst, and each take's share of frames read
 right, so the take that fails is named.
 
-The model's settings are fixed in advance, never chosen on these folds, so the figures are
-an honest estimate of how a new take will read.
+`cross_validate` scores one model whose settings are fixed in advance, so its figures are
+an honest estimate of how a new take will read. Training in the app also lets these folds
+choose between a few models (`mimic.selection`), and then says the figure is a little
+optimistic.
 """
 
 from __future__ import annotations
