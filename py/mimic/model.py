@@ -248,6 +248,14 @@ class ExpressionModel:
         other._bind()
         return other
 
+    def with_parts(self, other: ExpressionModel) -> ExpressionModel:
+        """This model's net with `other`'s straight line and voice (fitted on the same takes),
+        read as a blend, so `variant` can read it every way without fitting the line again."""
+        if list(other.targets_.names) != list(self.targets_.names) or other._linear is None:
+            raise ValueError("parts must come from a blend fitted on the same takes")
+        self._linear, self.voice_ = other._linear, other.voice_
+        return self.variant("blend")
+
     def _masks(self, targets: TargetSet) -> dict[str, np.ndarray]:
         return {g: head_mask(g) for g in GROUPS if _width(targets.slices[g])}
 

@@ -98,15 +98,20 @@ def select(clips: Sequence[Clip], options: dict[str, Any] | None = None,
     steps = len(folds) * len(strengths)
     for k, held in enumerate(folds):
         train, test = split(clips, held)
-        voice = None
+        first = None
         for j, strength in enumerate(strengths):
             step = k * len(strengths) + j
             part = scaled_progress(progress, step / steps, (step + 1) / steps,
                                    f"Trying models on held-out takes ({k + 1} of {len(folds)})")
-            base = ExpressionModel(**{**options, "augment": strength, "readout": "blend",
-                                      "learn_voice": j == 0}).fit(train, progress=part)
-            voice = base.voice_ if j == 0 else voice
-            base.voice_ = voice  # every candidate of a fold shares the fold's one voice
+            # the line and the voice see only recorded frames, never the varied copies: the
+            # fold's first fit learns them, the others reuse them
+            base = ExpressionModel(**{**options, "augment": strength,
+                                      "readout": "blend" if first is None else "net",
+                                      "learn_voice": first is None}).fit(train, progress=part)
+            if first is None:
+                first = base
+            else:
+                base = base.with_parts(first)
             for c in CANDIDATES:
                 if c.augment == strength:
                     pairs[c.key].append((base.variant(c.readout), test))
