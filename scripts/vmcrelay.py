@@ -124,7 +124,14 @@ class Relay:
         udp = socket.socket(socket.AF_INET6 if ":" in self.target[0] else socket.AF_INET,
                             socket.SOCK_DGRAM)
         try:
-            udp.connect(self.target)  # connected: a closed port comes back as an error
+            try:
+                udp.connect(self.target)  # connected: a closed port comes back as an error
+            except OSError as exc:  # an unknown host name, no route
+                self.log(f"[vmc] cannot send to {self.describe()}: {exc}")
+                send_text(wfile, json.dumps({"error": f"cannot send to {self.describe()}: "
+                                                      f"{exc}"}))
+                _try_close(wfile, 1011, "cannot reach the VMC address")
+                return
             send_text(wfile, json.dumps({"target": self.describe()}))
             self._loop(rfile, wfile, udp)
         except Refused as exc:

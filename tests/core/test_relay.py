@@ -274,3 +274,21 @@ def test_serve_py_says_where_it_sends():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_an_unreachable_target_is_said_to_the_page_and_logged():
+    lines: list[str] = []
+    handler = functools.partial(serve.Handler, directory=str(ROOT))
+    server = serve.QuietServer(("127.0.0.1", 0), handler)
+    server.verbose = False
+    server.relay = vmcrelay.Relay(("no-such-host.invalid", 39539), log=lines.append)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        with connect(f"ws://127.0.0.1:{port}/vmc", origin=f"http://127.0.0.1:{port}",
+                     open_timeout=5) as ws:
+            assert "cannot send to udp://no-such-host.invalid:39539" in ws.recv(timeout=10)
+        assert any("no-such-host.invalid" in line for line in lines)
+    finally:
+        server.shutdown()
+        server.server_close()
