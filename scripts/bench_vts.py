@@ -166,6 +166,12 @@ def studio(url: str, windows: int, seconds: float) -> dict:
             time.sleep(1.0)
             fps, _ = window(page, seconds)
             out["off"].append(fps)
+        # VTube Studio gone, the output still on: the sender returns at once, so the hub's
+        # cost is the shared output frame's fill alone
+        set_on(page, True)
+        fake.stop()
+        time.sleep(2.0)
+        out["hub_only"] = window(page, seconds)[1]
     return out
 
 
@@ -186,6 +192,7 @@ def main() -> None:
     print(f"| VtsSession.frame, CPython (us) | {cp_med:.1f} | p95 {cp_p95:.1f} |")
     print(f"| outputs' Python per camera frame in the studio, VTS on (us) | "
           f"{statistics.median(s['us']):.1f} | {max(s['us']):.1f} (worst window's median) |")
+    print(f"| ... the shared output frame alone, VTS unreachable (us) | {s['hub_only']:.1f} | |")
     print(f"| Chromium's WebSocket.send from JS once per frame, 1.1 kB (us) | "
           f"{s['js_send'][0]:.1f} | p90 {s['js_send'][1]:.1f} |")
     print(f"| camera frame to fake VTS receiving its injection (ms), {len(lat)} frames | "
