@@ -151,6 +151,33 @@ def test_a_smile_reaches_a_vmc_receiver_through_the_relay(vmc_url, listener, ope
     assert not p.errors, p.errors
 
 
+@pytest.fixture(scope="module")
+def vowel(tmp_path_factory, tts):
+    """A sustained "aa" (espeak-ng, slowed down by sox) that loops on the fake microphone."""
+    out = tmp_path_factory.mktemp("vowel")
+    raw, wav = out / "aa-raw.wav", out / "aa.wav"
+    subprocess.run(["espeak-ng", "-s", "60", "-w", str(raw), "[[A:]]"], check=True)
+    subprocess.run(["sox", str(raw), "-r", "48000", "-b", "16", str(wav), "silence", "1",
+                    "0.02", "2%", "reverse", "silence", "1", "0.02", "2%", "reverse", "tempo",
+                    "0.25"], check=True, capture_output=True)
+    return wav
+
+
+def test_the_microphones_mouth_reaches_the_receiver(vmc_url, listener, open_page, videos,
+                                                    vowel):
+    p = open_page(vmc_url, videos["neutral1"], wav=vowel)
+    page = p.page
+    harness.wait_ready(page)
+    turn_vmc_on(page)
+    closed = listener.wait_for(lambda f: "A" in f, 30)
+    assert closed["A"] < 0.15  # a neutral face: the camera's mouth is shut
+    n = len(listener.frames)
+    page.click("#btn-mic")
+    page.wait_for_function("mimicApp.voice.opening > 0.2", timeout=20_000)
+    listener.wait_for(lambda f: f.get("A", 0) > 0.25, 20, since=n)
+    assert not p.errors, p.errors
+
+
 def test_without_the_relay_the_page_says_how_to_start_it(app_url, videos, open_page):
     p = open_page(app_url, videos["neutral1"])
     page = p.page
