@@ -262,8 +262,8 @@ class VtsSession:
     def _on_ParameterCreationResponse(self, data: dict) -> list[str]:
         self._pending.discard(str(data.get("parameterName", "")))
         self._plan()
-        if not self._pending and self.state == "setup":
-            self._go_live()
+        if not self._pending and self.state in ("setup", "live"):
+            self._go_live()  # live: a new model's parameters joined, the count changed
         return []
 
     def _go_live(self) -> None:

@@ -15,6 +15,7 @@ from mimic import vts
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 websockets_sync = pytest.importorskip("websockets.sync.client")
 from mimic.blendshapes import COUNT, INDEX  # noqa: E402
+from mimic.vtsinputs import DEFAULT_INPUTS  # noqa: E402
 from vtsfake import FakeVTS  # noqa: E402
 
 NAMES = ("neutral", "happy", "angry", "sad", "aa", "oh", "blink", "blinkLeft", "blinkRight",
@@ -189,6 +190,7 @@ def test_changed_model_targets_create_their_parameters_while_live(fake):
     link.send(s.set_names(("happy", "smug")))
     link.settle()
     assert "MimicSmug" in fake.params and s.state == "live"
+    assert f"sending {len(DEFAULT_INPUTS) + 2} parameters" in s.status
     link.frame(0.0)
     assert "MimicSmug" in fake.last_values()
     link.close()
