@@ -6,6 +6,8 @@ stopped and started again while the camera keeps tracking."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +18,21 @@ import harness
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 pytest.importorskip("websockets")
 from vtsfake import FakeVTS
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained by the command line on synthetic clips (it adds "relaxed" and
+    "neutral" to the targets the page drives without a model)."""
+    out = tmp_path_factory.mktemp("vtsmodel")
+    env = {**os.environ, "PYTHONPATH": str(harness.ROOT / "py")}
+    run = [sys.executable, "-m", "mimic"]
+    subprocess.run([*run, "synth", "-o", str(out / "clips"), "--sessions", "1"], check=True,
+                   env=env, capture_output=True)
+    clips = sorted(str(p) for p in (out / "clips").glob("*.json"))
+    subprocess.run([*run, "train", *clips, "-o", str(out / "face.mimic")], check=True,
+                   env=env, capture_output=True)
+    return out / "face.mimic"
 
 
 def _connect(page, port: int) -> None:
@@ -38,7 +55,8 @@ def _wait_status(page, text: str, timeout_ms: int = 20_000) -> None:
                            arg=text, timeout=timeout_ms)
 
 
-def test_vts_allow_once_smile_expressions_and_recovery(app_url, videos, open_page, artifacts):
+def test_vts_allow_once_smile_expressions_and_recovery(app_url, videos, open_page, artifacts,
+                                                        model_file):
     with FakeVTS() as fake:
         p = open_page(app_url, videos["smile"])
         page = p.page
@@ -106,4 +124,16 @@ def test_vts_allow_once_smile_expressions_and_recovery(app_url, videos, open_pag
         page.wait_for_selector('#vts-map select[data-label="angry"]')
         assert page.input_value('#vts-map select[data-label="angry"]') == "Blush.exp3.json"
         assert page.input_value("#vts-port") == str(fake.port)
+
+        # a trained model brings its own targets: their parameters are created while live,
+        # and the table gains their rows
+        assert "MimicRelaxed" not in fake.params
+        page.click("#tab-train")
+        page.set_input_files("#import-model", str(model_file))
+        assert fake.wait(lambda: {"MimicRelaxed", "MimicNeutral"} <= set(fake.params))
+        assert fake.wait(lambda: "MimicRelaxed" in fake.last_values())
+        page.click("#tab-output")
+        page.wait_for_selector('#vts-map select[data-label="relaxed"]')
+        assert page.input_value('#vts-map select[data-label="relaxed"]') == ""
+        assert fake.dialogs == 2
         assert p.errors == []
