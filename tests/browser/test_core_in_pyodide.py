@@ -14,7 +14,8 @@ import harness
 # fixtures over the real recordings in ../shared, which the browser cannot read, the local
 # server).
 NATIVE_ONLY = ("test_modelfile_fuzz", "test_native_only", "test_cli", "test_real_data",
-               "test_serve", "test_voice_speech", "test_vts_server", "test_relay")
+               "test_serve", "test_voice_speech", "test_vts_server", "test_relay",
+               "test_lipsync_real")
 
 
 def test_core_suite_passes_in_pyodide(app_url):

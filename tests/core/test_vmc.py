@@ -222,7 +222,7 @@ def test_head_quaternion_matches_the_pages_euler_turn_for_a_mixed_pose():
     q = head_quaternion(yaw, pitch, roll)
     assert sum(c * c for c in q) == pytest.approx(1.0)
     for axis in np.eye(3):
-        assert _rotate(q, axis) == pytest.approx(unity @ axis, abs=1e-9)
+        assert list(_rotate(q, axis)) == pytest.approx(list(unity @ axis), abs=1e-9)
 
 
 def test_blend_names_sources():
