@@ -49,7 +49,7 @@ CANDIDATES = (
     Candidate("linear", "straight line", "linear", 0.0, 0),
     Candidate("net", "net", "net", 0.0, 1),
     Candidate("blend", "net + straight line", "blend", 0.0, 2),
-    Candidate("net-varied", "net, varied copies", "net", 1.0, 3),
+    Candidate("net-varied", "net with varied copies", "net", 1.0, 3),
     Candidate("blend-varied", "net with varied copies + straight line", "blend", 1.0, 4),
 )
 BY_KEY = {c.key: c for c in CANDIDATES}
@@ -161,16 +161,16 @@ def _reason(chosen: Candidate, scores: dict[str, list[float]]) -> str:
     mine = min(scores[chosen.key])
     others = [(min(f), key) for key, f in scores.items() if key != chosen.key]
     if not others:
-        return f"The {chosen.title} model was the only one that could be tested."
+        return f"The {chosen.title} was the only model that could be tested."
     worst, key = max(others)
     if mine > worst + TIE:
-        return (f"The {chosen.title} model held up best on your takes: worst held-out fold "
-                f"{mine:.2f} against {worst:.2f} for the {BY_KEY[key].title} model.")
-    return (f"The {chosen.title} model did as well as any on your takes (worst held-out fold "
+        return (f"The {chosen.title} held up best on your takes: worst held-out fold "
+                f"{mine:.2f} against {worst:.2f} for the {BY_KEY[key].title}.")
+    return (f"The {chosen.title} did as well as any model on your takes (worst held-out fold "
             f"{mine:.2f}, mean {np.mean(scores[chosen.key]):.2f}) and is the simpler choice.")
 
 
 def _no_folds_reason() -> str:
     return (f"Every label has one take, so no take could be held out to choose a model: the "
-            f"{BY_KEY[DEFAULT].title} model is used, the safest on test recordings. Record a "
+            f"{BY_KEY[DEFAULT].title} is used, the safest model on test recordings. Record a "
             f"second take of each label to let your own takes choose.")

@@ -142,10 +142,10 @@ def test_train_shows_every_candidate_and_writes_plain_progress_lines_to_a_pipe(t
     assert 3 <= len(lines) <= 40, done.stderr
     assert all(re.match(r" *\d+\.\d% \S", line) for line in lines), done.stderr
     assert "models tried on the same held-out takes" in done.stdout
-    for title in ("straight line", "net, varied copies", "net + straight line"):
+    for title in ("straight line", "net with varied copies", "net + straight line"):
         assert title in done.stdout
     assert "->" in done.stdout and "a little optimistic" in done.stdout
-    assert "model held up best" in done.stdout or "simpler choice" in done.stdout
+    assert "held up best on your takes" in done.stdout or "simpler choice" in done.stdout
 
 
 def test_takes_with_sound_train_a_voice_the_cli_carries(tmp_path):
