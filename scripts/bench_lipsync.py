@@ -11,7 +11,9 @@ Side by side on every clip:
 - an MFCC matcher in uLipSync's style (12 MFCCs over 64 ms, nearest profile), its profiles
   calibrated on the other clips: the reference;
 - always the commonest vowel of the other clips.
-Then the same with every frequency of the speech moved by a factor (resampled: a shorter or
+"sure+wrong" is the share of vowel hops showing a wrong viseme with more than half the
+mouth's weight; "never neutral" is the default without its open neutral mouth for unsure
+vowels. Then the same with every frequency of the speech moved by a factor (resampled: a shorter or
 longer vocal tract, as a child's or a man's voice moves formants by 15-25 %), each learned
 voice and profile trained on speech moved alike; and the synthetic suite (espeak-ng), labelled
 as such. See scripts/lipsync.py for the labels.
@@ -81,6 +83,8 @@ def judge(clips: list[lipsync.Utterance], defaults: list) -> dict[str, dict]:
         "default, shipped": lipsync.score_follower(clips, lambda i: VoiceMouth()),
         "default, held out": lipsync.score_follower(
             clips, lambda i: VoiceMouth(layers=defaults[i])),
+        "  the same, never neutral": lipsync.score_follower(
+            clips, lambda i: VoiceMouth(layers=defaults[i], unsure=-1.0, sure=0.0)),
         "learned voice (held out)": lipsync.score_follower(clips, lambda i: voices[i].mouth()),
         "MFCC matcher, calibrated": mfcc_score(clips),
         "commonest vowel": commonest_score(clips),
@@ -92,12 +96,13 @@ def table(title: str, results: dict[str, dict]) -> None:
     print(f"\n{title}: {some['vowel_frames']} vowel frames, {some['pause_frames']} pause "
           "frames (10 ms hops)")
     head = (f"{'':<26}{'right':>7}{'F1':>6}  " + " ".join(f"{v:>4}" for v in VISEMES)
-            + f"{'pause open':>12}{'vowel open':>12}{'lag':>7}")
+            + f"{'pause open':>12}{'vowel open':>12}{'sure+wrong':>12}{'lag':>7}")
     print(head)
     for name, f in results.items():
         recalls = " ".join(f"{f['recall_' + v]:4.0%}" for v in VISEMES)
         print(f"{name:<26}{f['right']:7.1%}{f['macro_f1']:6.2f}  {recalls}"
-              f"{f['pause_open']:12.1%}{f['vowel_open']:12.1%}{f['lag_ms']:5.0f} ms")
+              f"{f['pause_open']:12.1%}{f['vowel_open']:12.1%}{f['sure_wrong']:12.1%}"
+              f"{f['lag_ms']:5.0f} ms")
 
 
 def synthetic() -> None:

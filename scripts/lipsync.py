@@ -146,16 +146,20 @@ class Score:
     pause_open: int = 0
     pauses: int = 0
     lag_hops: list[int] | None = None
+    sure_wrong: int = 0  # vowel hops showing a wrong viseme with more than half the weight
 
     @classmethod
     def empty(cls) -> Score:
         return cls(np.zeros((len(VISEMES), len(VISEMES) + 1), np.int64), 0, 0, [])
 
     def add(self, labels: np.ndarray, shown: np.ndarray) -> None:
-        open_ = shown.sum(axis=1) > 0
+        total = shown.sum(axis=1)
+        open_ = total > 0
         read = np.where(open_, shown.argmax(axis=1), len(VISEMES))
         vowel = labels >= 0
         np.add.at(self.matrix, (labels[vowel], read[vowel]), 1)
+        top = shown.max(axis=1) > 0.5 * total
+        self.sure_wrong += int((vowel & open_ & top & (read != labels)).sum())
         pause = labels == PAUSE
         self.pause_open += int(open_[pause].sum())
         self.pauses += int(pause.sum())
@@ -174,6 +178,7 @@ class Score:
                "macro_f1": macro_f1(m),
                "vowel_open": float(1 - m[:, -1].sum() / max(vowels, 1)),
                "pause_open": self.pause_open / max(self.pauses, 1),
+               "sure_wrong": self.sure_wrong / max(vowels, 1),
                "vowel_frames": int(vowels), "pause_frames": self.pauses,
                "lag_ms": 10.0 * float(np.median(self.lag_hops)) if self.lag_hops else 0.0}
         for i, v in enumerate(VISEMES):
