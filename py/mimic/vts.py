@@ -312,7 +312,8 @@ class VtsSession:
             self._fail("VTube Studio asked Mimic to log in again")
             return out
         if code == API_ACCESS_DEACTIVATED:
-            self._fail("VTube Studio's plugin API is off: turn on 'Start API' in its settings")
+            self._fail("VTube Studio's plugin API is off: turn on 'Allow Plugin API access' "
+                       "in its settings")
             return []
         if code in (PARAM_OTHER_PLUGIN, PARAM_DEFAULT_NAME, PARAM_LIMIT_PLUGIN,
                     PARAM_LIMIT_TOTAL):

@@ -61,7 +61,7 @@ class VtsOutput:
         box = by_id("output-vts")
         clear(box)
         box.append(el("h3", "VTube Studio"))
-        box.append(el("p", "Turn on \u201cStart API\u201d in VTube Studio's settings, then "
+        box.append(el("p", "Turn on the plugin API in VTube Studio's settings, then "
                       "Connect and click Allow there (once). Mimic sends its parameters "
                       "(Mimic + each learned label), fills VTube Studio's own face inputs "
                       "and switches the model's expressions with yours.", "note"))
