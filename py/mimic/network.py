@@ -55,30 +55,59 @@ class HeadNet:
 
     def train(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, max_iter: int, tol: float,
               progress: Progress | None) -> tuple[int, float]:
+        """Fit every head; returns (iterations, loss) summed over the heads.
+
+        The heads share no parameter and the loss is a sum of one term per head, so each is
+        optimised on its own: each stops when it has converged, instead of every head being
+        evaluated for as many iterations as the slowest needs.
+        """
         from scipy.optimize import minimize  # training only: prediction never needs scipy
 
         n_out = y.shape[1]
         self._shape(x.shape[1], n_out, y, w)
         theta = self._init()
         data = self._split(x, y, w)
-        state = {"it": 0, "loss": float("nan")}
+        heads, bounds = self.heads, self._bounds()
+        iterations, loss = 0, 0.0
+        total = max_iter * len(heads)
+        try:
+            for h, (start, stop) in enumerate(bounds):
+                self.heads = [heads[h]]
+                state = {"it": 0, "loss": float("nan")}
 
-        def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
-            loss, grad = self._loss(th, data)
-            state["loss"] = loss
-            return loss, grad
+                def fun(th: np.ndarray, part: list = data[h:h + 1],
+                        state: dict = state) -> tuple[float, np.ndarray]:
+                    value, grad = self._loss(th, part)
+                    state["loss"] = value
+                    return value, grad
 
-        def callback(_th: np.ndarray) -> None:
-            state["it"] += 1
-            if progress and state["it"] % 5 == 0:
-                progress(min(0.98, 0.05 + 0.93 * state["it"] / max_iter),
-                         f"Training: step {state['it']}", state["loss"])
+                def callback(_th: np.ndarray, state: dict = state, done: int = iterations
+                             ) -> None:
+                    state["it"] += 1
+                    if progress and state["it"] % 5 == 0:
+                        progress(min(0.98, 0.05 + 0.93 * (done + state["it"]) / total),
+                                 f"Training: step {done + state['it']}", state["loss"])
 
-        result = minimize(fun, theta, jac=True, method="L-BFGS-B", callback=callback,
-                          options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-9})
-        self.theta = result.x
-        self.message = str(result.message)
-        return int(result.nit), float(result.fun)
+                result = minimize(fun, theta[start:stop], jac=True, method="L-BFGS-B",
+                                  callback=callback,
+                                  options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-9})
+                theta[start:stop] = result.x
+                iterations += int(result.nit)
+                loss += float(result.fun)
+        finally:
+            self.heads = heads
+        self.theta = theta
+        return iterations, loss
+
+    def _bounds(self) -> list[tuple[int, int]]:
+        """Where each head's parameters sit in the flat vector (contiguous, in head order)."""
+        out, at = [], 0
+        for inputs, outs in self.heads:
+            ni, no, h = len(inputs), len(outs), self.hidden
+            size = (ni * h + h + h * no + no) if h else (ni * no + no)
+            out.append((at, at + size))
+            at += size
+        return out
 
     # parameter layout --------------------------------------------------------------------
     def _shape(self, n_in: int, n_out: int, y: np.ndarray, w: np.ndarray) -> None:
