@@ -142,12 +142,14 @@ class VtsInputs:
 
 
 # expressions ------------------------------------------------------------------------------
+# Expression file names as Live2D models ship them, in English and (many models come from
+# Japanese and Chinese artists) in Japanese and Chinese.
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "happy": ("happy", "joy", "smile", "laugh", "glad", "yay"),
-    "angry": ("angry", "anger", "mad", "rage", "annoyed", "grr"),
-    "sad": ("sad", "sorrow", "cry", "tear", "upset"),
-    "surprised": ("surprise", "shock", "wow", "gasp", "astonish"),
-    "relaxed": ("relax", "calm", "fun", "content", "chill"),
+    "happy": ("happy", "joy", "smile", "laugh", "glad", "yay", "笑", "喜", "嬉", "开心"),
+    "angry": ("angry", "anger", "mad", "rage", "annoyed", "grr", "怒", "生气"),
+    "sad": ("sad", "sorrow", "cry", "tear", "upset", "悲", "泣", "涙", "哭", "伤心"),
+    "surprised": ("surprise", "shock", "wow", "gasp", "astonish", "驚", "惊", "びっくり"),
+    "relaxed": ("relax", "calm", "fun", "content", "chill", "リラックス", "穏", "放松"),
 }
 
 

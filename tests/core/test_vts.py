@@ -159,6 +159,12 @@ def test_guess_maps_learned_expressions_to_model_files_by_name():
     assert got == {"neutral": "", "happy": "HappyTears.exp3.json",
                    "angry": "angry_face.exp3.json", "sad": "Cry.exp3.json",
                    "surprised": "Shock.exp3.json", "relaxed": "", "grin": "Grin.exp3.json"}
+    # models from Japanese and Chinese artists name their files so
+    assert guess_expressions(["happy", "angry", "sad", "surprised"],
+                             ["笑顔.exp3.json", "怒り.exp3.json", "泣き.exp3.json",
+                              "惊讶.exp3.json"]) == {
+        "happy": "笑顔.exp3.json", "angry": "怒り.exp3.json", "sad": "泣き.exp3.json",
+        "surprised": "惊讶.exp3.json"}
     # a file goes to one label at most
     assert guess_expressions(["happy", "joy"], ["Joy.exp3.json"]) == {
         "happy": "Joy.exp3.json", "joy": ""}
