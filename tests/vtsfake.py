@@ -14,8 +14,10 @@ VTube Studio closing and coming back.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import secrets
+import struct
 import threading
 import time
 from typing import Any
@@ -50,6 +52,7 @@ class FakeVTS:
         self.injections: list[tuple[float, dict[str, float], bool]] = []
         self.activations: list[tuple[str, bool, float]] = []
         self.dialogs = 0  # token dialogs shown
+        self.icons: list[str | None] = []  # the icon each dialog showed
         self.logins = 0
         self.lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -152,6 +155,10 @@ class FakeVTS:
                 return _error(msg, 52, "plugin name invalid")
             if not 3 <= len(dev) <= 32:
                 return _error(msg, 53, "developer name invalid")
+            icon = data.get("pluginIcon")
+            if icon is not None and not _icon_ok(icon):
+                return _error(msg, 54, "plugin icon invalid (128x128 PNG or JPG, base64)")
+            self.icons.append(icon)
             self.dialogs += 1
             if not self.allow:
                 return _error(msg, 50, "User has denied API access for your plugin.")
@@ -239,6 +246,17 @@ class FakeVTS:
         self.expressions[file] = on
         self.activations.append((file, on, float(data.get("fadeTime", 0.25))))
         return _reply(msg, "ExpressionActivationResponse", {})
+
+
+def _icon_ok(icon: Any) -> bool:
+    """A base64 PNG of exactly 128x128 (its IHDR) or a JPEG (not measured here)."""
+    try:
+        raw = base64.b64decode(str(icon), validate=True)
+    except ValueError:
+        return False
+    if raw.startswith(b"\x89PNG\r\n\x1a\n") and raw[12:16] == b"IHDR":
+        return struct.unpack(">II", raw[16:24]) == (128, 128)
+    return raw.startswith(b"\xff\xd8")
 
 
 def _reply(msg: dict, kind: str, data: dict) -> dict:

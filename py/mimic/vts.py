@@ -137,6 +137,7 @@ class VtsSession:
                  names: Sequence[str] = ()) -> None:
         self.token = token or None
         self.token_changed = False
+        self.icon: str | None = None  # 128x128 PNG, base64, shown in VTube Studio's dialog
         self.fade_s = fade_s
         self.state = "off"  # off, login, asking, setup, live, denied, down
         self.status = "Not connected."
@@ -213,7 +214,7 @@ class VtsSession:
         self.state = "asking"
         self.status = ((why + "; click" if why else "Click") +
                        " Allow in VTube Studio: it is asking whether Mimic may connect.")
-        return [request_token()]
+        return [request_token(self.icon)]
 
     # messages received -----------------------------------------------------------------
     def received(self, text: str) -> list[str]:

@@ -24,6 +24,8 @@ SETTING = "vts"
 DEFAULT_PORT = 8001
 RETRY_S = 2.0
 TICK_MS = 250
+ICON = "web/icon.svg"
+ICON_PX = 128  # VTube Studio takes exactly 128x128
 MAX_BUFFERED = 1 << 16  # bytes queued in the socket: beyond this a frame is dropped, not queued
 
 
@@ -93,6 +95,7 @@ class VtsOutput:
         return proxy
 
     async def restore(self) -> None:
+        await self._icon()
         saved = await self.app.storage.get_setting(SETTING, {})
         if not isinstance(saved, dict):
             saved = {}
@@ -105,6 +108,20 @@ class VtsOutput:
         self.maps = maps if isinstance(maps, dict) else {}
         if saved.get("on"):
             self.connect()
+
+    async def _icon(self) -> None:
+        """The app's icon as the 128x128 PNG VTube Studio shows in its allow dialog; without
+        it the dialog just shows no icon, so a failure here is only logged."""
+        try:
+            img = js.Image.new(ICON_PX, ICON_PX)
+            img.src = ICON
+            await img.decode()
+            canvas = js.document.createElement("canvas")
+            canvas.width = canvas.height = ICON_PX
+            canvas.getContext("2d").drawImage(img, 0, 0, ICON_PX, ICON_PX)
+            self.session.icon = str(canvas.toDataURL("image/png")).split(",", 1)[1]
+        except Exception as exc:  # the icon is optional
+            print(f"VTube Studio icon not made: {exc}")
 
     def _save(self) -> None:
         spawn(self.app.storage.set_setting(SETTING, {

@@ -66,6 +66,7 @@ def test_vts_allow_once_smile_expressions_and_recovery(app_url, videos, open_pag
         _connect(page, fake.port)
         _wait_status(page, "not allowed")
         assert page.text_content("#vts-connect") == "Connect"
+        assert fake.icons and fake.icons[0], "the dialog should show Mimic's icon"
         fake.allow = True
         page.click("#vts-connect")
         assert fake.wait(lambda: fake.logins == 1), _status(page)

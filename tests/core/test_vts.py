@@ -37,6 +37,7 @@ def test_messages_carry_the_fields_the_api_readme_names():
     assert tok["messageType"] == "AuthenticationTokenRequest"
     assert tok["data"] == {"pluginName": "Mimic", "pluginDeveloper": vts.PLUGIN_DEVELOPER}
     assert 3 <= len(vts.PLUGIN_NAME) <= 32 and 3 <= len(vts.PLUGIN_DEVELOPER) <= 32
+    assert _msg(vts.request_token("iVBOR"))["data"]["pluginIcon"] == "iVBOR"
     auth = _msg(vts.authenticate("abc"))
     assert auth["messageType"] == "AuthenticationRequest"
     assert auth["data"] == {"pluginName": "Mimic", "pluginDeveloper": vts.PLUGIN_DEVELOPER,
