@@ -56,28 +56,17 @@ export function createBridge({ onPythonReady, showError }) {
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
     },
+    // Start the training worker (Python, numpy, scipy, scikit-learn) before it is needed.
+    warmTrainer() {
+      try {
+        trainer().postMessage({ type: "warm" });
+      } catch {
+        // no worker here: Train says why when it is pressed
+      }
+    },
     // Train in a worker; onProgress(fraction, message, loss) is called from the worker.
     train(clips, options, onProgress) {
-      if (!worker) {
-        worker = new Worker(new URL("./trainer.js", import.meta.url), { type: "module" });
-        worker.onmessage = (e) => {
-          const msg = e.data;
-          const job = jobs.get(msg.id) || (msg.id === undefined ? [...jobs.values()][0] : null);
-          if (!job) return;
-          if (msg.type === "progress") job.onProgress(msg.fraction, msg.message, msg.loss);
-          else if (msg.type === "done") {
-            jobs.delete(msg.id);
-            bridge.stats.trainerPython = msg.python; // how the worker's Python started
-            job.resolve({ model: msg.model, summary: msg.summary });
-          }
-          else if (msg.type === "error") { jobs.delete(msg.id); job.reject(new Error(msg.message)); }
-        };
-        worker.onerror = (e) => {
-          for (const job of jobs.values()) job.reject(new Error(e.message || "the training worker failed"));
-          jobs.clear();
-          worker = null;
-        };
-      }
+      const worker = trainer();
       const id = ++jobId;
       return new Promise((resolve, reject) => {
         jobs.set(id, { resolve, reject, onProgress });
@@ -86,6 +75,30 @@ export function createBridge({ onPythonReady, showError }) {
       });
     },
   };
+  // The training worker, started on first use (a warm-up or a Train).
+  function trainer() {
+    if (!worker) {
+      worker = new Worker(new URL("./trainer.js", import.meta.url), { type: "module" });
+      worker.onmessage = (e) => {
+        const msg = e.data;
+        const job = jobs.get(msg.id) || (msg.id === undefined ? [...jobs.values()][0] : null);
+        if (!job) return;
+        if (msg.type === "progress") job.onProgress(msg.fraction, msg.message, msg.loss);
+        else if (msg.type === "done") {
+          jobs.delete(msg.id);
+          bridge.stats.trainerPython = msg.python; // how the worker's Python started
+          job.resolve({ model: msg.model, summary: msg.summary });
+        }
+        else if (msg.type === "error") { jobs.delete(msg.id); job.reject(new Error(msg.message)); }
+      };
+      worker.onerror = (e) => {
+        for (const job of jobs.values()) job.reject(new Error(e.message || "the training worker failed"));
+        jobs.clear();
+        worker = null;
+      };
+    }
+    return worker;
+  }
   return bridge;
 }
 

@@ -21,10 +21,18 @@ async function boot() {
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/lib')");
 }
 
+let booting = null; // one start-up, whether a warm-up or a Train asked for it first
+
 self.onmessage = async (event) => {
   const { id, clips, options } = event.data;
   try {
-    if (!pyodide) await boot();
+    booting = booting || boot().catch((err) => { booting = null; throw err; });
+    await booting;
+    if (event.data.type === "warm") {
+      // import what training imports, so the first Train only trains
+      await pyodide.runPythonAsync("import mimic.trainjob, mimic.selection, sklearn.linear_model");
+      return;
+    }
     const report = (fraction, message, loss) =>
       postMessage({ type: "progress", id, fraction, message, loss: loss ?? null });
     pyodide.globals.set("_clips", clips);

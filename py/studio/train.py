@@ -35,6 +35,9 @@ class TrainView:
         app.listeners.append(self.refresh)
         on(by_id("btn-train"), "click", lambda _e: self.train())
         on(by_id("import-model"), "change", self.import_model)
+        # Opening the Train tab starts the training worker's Python and libraries in the
+        # background, so the first Train of a visit does not wait for them.
+        on(by_id("tab-train"), "click", lambda _e: self.app.bridge.warmTrainer())
 
     def refresh(self) -> None:
         button = by_id("btn-train")
