@@ -7,7 +7,8 @@ takes to the same worker the Train button uses (`mimicBridge.train`), and times 
 call to the report: the first Train of a visit (the worker starts Python and loads numpy,
 scipy and scikit-learn), the first after the Train tab was opened a few seconds before
 (opening it starts the worker), and the ones after it. Meanwhile it counts the camera
-frames the page handled, to show tracking keeps running. Budget on this 2-core machine: 8 s first, 5 s after.
+frames the page handled, to show tracking keeps running. Budget on this 2-core machine:
+8 s first, 5 s after.
 
 Usage: .venv/bin/python scripts/bench_train.py [--runs 3] [--data DIR]
 """
