@@ -33,9 +33,9 @@ MODES = ("auto", "arkit", "model", "rules")
 # that speaking makes: silence shuts them, and leaves a smile or a frown alone.
 VISEME_ARKIT = {
     "aa": {"jawOpen": 0.7, "mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3},
-    "ih": {"jawOpen": 0.25, "mouthStretchLeft": 0.4, "mouthStretchRight": 0.4},
+    "ih": {"jawOpen": 0.15, "mouthStretchLeft": 0.6, "mouthStretchRight": 0.6},  # い, see
     "ou": {"jawOpen": 0.2, "mouthPucker": 0.8, "mouthFunnel": 0.4},
-    "ee": {"jawOpen": 0.2, "mouthStretchLeft": 0.6, "mouthStretchRight": 0.6},
+    "ee": {"jawOpen": 0.3, "mouthStretchLeft": 0.4, "mouthStretchRight": 0.4},  # え, bed
     "oh": {"jawOpen": 0.45, "mouthFunnel": 0.7},
 }
 MIN_ARKIT = 20  # matched ARKit morphs for a character to count as "perfect sync"
