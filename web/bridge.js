@@ -4,6 +4,7 @@
 import { BLENDSHAPE_COUNT } from "./platform.js";
 import { PredBars } from "./bars.js";
 import { Store } from "./store.js";
+import { OffThreadSocket } from "./socket.js";
 
 export function createBridge({ onPythonReady, showError }) {
   const predBars = new PredBars(document.getElementById("pred-bars"));
@@ -21,7 +22,7 @@ export function createBridge({ onPythonReady, showError }) {
     onFrame: null, // Python callable (t_ms, has_face) -> None
     avatar: null, // the AvatarView, once it is up (web/avatar.js)
     onAvatar: null, // Python callable (info) -> None
-    stats: { frames: 0, faceFrames: 0, pythonFrames: 0, fps: 0, pythonUs: 0, pythonMedianUs: 0, firstBarsAt: 0, firstPredictionAt: 0 },
+    stats: { frames: 0, faceFrames: 0, pythonFrames: 0, fps: 0, pythonUs: 0, pythonMedianUs: 0, trackMedianMs: 0, firstBarsAt: 0, firstPredictionAt: 0 },
 
     attachPython(onFrame) {
       this.onFrame = onFrame;
@@ -29,6 +30,11 @@ export function createBridge({ onPythonReady, showError }) {
     },
     fail(message) {
       showError(message);
+    },
+    // A WebSocket whose sends and receives run in a worker (web/socket.js): the outputs'
+    // per-frame sends cost the camera loop a postMessage instead of a network call.
+    openSocket(url, drop = "") {
+      return new OffThreadSocket(url, drop);
     },
     setPredictionLayout(names, groups) {
       const n = names.length;

@@ -2,9 +2,10 @@
 
 Every frame the avatar's face (studio.outputs) is encoded by mimic.vmc into a few OSC
 bundles and sent as binary WebSocket messages to serve.py's relay, which puts each on UDP to
-the receiving app. The JS side is one WebSocket and one Uint8Array per datagram, made when
-the layout changes and refilled in place per frame (WebSocket.send copies the bytes). While
-off, nothing is registered and the frame loop does not see this module at all.
+the receiving app. The JS side is one WebSocket run in a worker (bridge.openSocket: a send
+costs the camera loop a postMessage, not a network call) and one Uint8Array per datagram,
+made when the layout changes and refilled in place per frame (the send copies the bytes).
+While off, nothing is registered and the frame loop does not see this module at all.
 """
 
 from __future__ import annotations
@@ -102,13 +103,12 @@ class VmcOutput:
             self.show()
             return
         self.close()
-        ws = js.WebSocket.new(url)
-        ws.binaryType = "arraybuffer"
+        ws = self.app.bridge.openSocket(url)
         ws.onopen = self._proxy(lambda _e: self._opened(ws))
         ws.onmessage = self._proxy(lambda e: self._message(ws, e))
         ws.onclose = self._proxy(lambda _e: self._closed(ws))
         self.ws = ws
-        self._send = ws.send.bind(ws)  # one JS function, called per datagram
+        self._send = ws.send  # one bound JS function, called per datagram
         self.show()
 
     def _stalled(self) -> None:
