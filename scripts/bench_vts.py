@@ -10,7 +10,11 @@
      receiving that frame's injection (its request ID carries the frame time), wall clock;
      the same machine, so both clocks agree to about a millisecond;
    - Python spent per frame on the outputs (`studio.outputs` filling the frame + the VTS
-     sender; the VMC output off), the hub's own median over its last frames;
+     sender; the VMC output off), two ways, as scripts/bench_core.py times the model: the
+     parts repeated on the last camera frame, and the hub's own median over its last frames
+     in the live loop (where MediaPipe runs between frames and each starts with cold caches);
+   - the tracker's share of the latency: the frame's start to MediaPipe's blendshapes (the
+     page's own timer);
    - camera frames per second with the VTS output on and off, alternating windows in one run.
 
 Prints tables of medians. Usage: .venv/bin/python scripts/bench_vts.py [--windows 3]
@@ -30,6 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import harness
 from vtsfake import FakeVTS
+
+# the outputs' parts repeated on the last camera frame: {"fill": us, "<Sender>": us}
+PARTS_JS = "mimicApp.outputs.time_parts(300).toJs({dict_converter: Object.fromEntries})"
 
 CORE = """
 import time, numpy as np
@@ -56,11 +63,11 @@ times.sort()
 """
 
 
-# What Chromium's WebSocket.send itself costs for a message of the injection's size, called
-# from JavaScript (no Python) once per animation frame, as the page sends: the part of the
-# sender's time that is the browser's. [median, p90] us.
+# What handing a message of the injection's size to the socket worker (web/socket.js) costs,
+# called from JavaScript (no Python) once per animation frame, as the page sends: the part of
+# the sender's time that is the browser's. [median, p90] us.
 JS_SEND = """port => new Promise(done => {
-  const ws = new WebSocket(`ws://localhost:${port}`);
+  const ws = mimicBridge.openSocket(`ws://localhost:${port}`);
   ws.onopen = () => {
     const msg = JSON.stringify({apiName: "VTubeStudioPublicAPI", apiVersion: "1.0",
       requestID: "bench", messageType: "APIStateRequest", data: {pad: "x".repeat(1000)}});
@@ -111,17 +118,19 @@ def window(page, seconds: float) -> tuple[float, float]:
     return fps, median
 
 
-# When each injection is handed to the socket, by its request ID (the frame's time): splits
-# the latency into the page's part (face tracking + Python) and the socket's.
+# When each injection is handed to the socket worker, by its request ID (the frame's time):
+# splits the latency into the page's part (face tracking + Python) and the socket's.
 SENT_HOOK = """(() => {
   window.__vtsSent = {};
-  const send = WebSocket.prototype.send;
-  WebSocket.prototype.send = function (m) {
+  const send = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (msg) {
+    let m = msg;
+    if (m && m.text instanceof Uint8Array) m = new TextDecoder().decode(m.text);
     if (typeof m === "string") {
       const at = m.indexOf('"requestID":"mimic-');
       if (at >= 0) __vtsSent[m.slice(at + 19, m.indexOf('"', at + 19))] = performance.now();
     }
-    return send.call(this, m);
+    return send.apply(this, arguments);
   };
 })();"""
 
@@ -129,7 +138,8 @@ SENT_HOOK = """(() => {
 def studio(url: str, windows: int, seconds: float) -> dict:
     tmp = Path(__import__("tempfile").mkdtemp())
     video = harness.write_y4m(tmp / "smile.y4m", [(harness.astronaut_png(), 2)])
-    out: dict = {"on": [], "off": [], "us": [], "latency": [], "page": [], "socket": []}
+    out: dict = {"on": [], "off": [], "us": [], "latency": [], "page": [], "socket": [],
+                 "parts": [], "track": []}
     with FakeVTS() as fake, harness.browser(video) as b:
         page = b.new_page(viewport={"width": 1280, "height": 800})
         page.add_init_script(SENT_HOOK)
@@ -151,6 +161,7 @@ def studio(url: str, windows: int, seconds: float) -> dict:
             fps, us = window(page, seconds)
             out["on"].append(fps)
             out["us"].append(us)
+            out["track"].append(page.evaluate("mimicBridge.stats.trackMedianMs"))
             with fake.lock:
                 got = [m for m in fake.received[start:]
                        if m.get("messageType") == "InjectParameterDataRequest"]
@@ -162,6 +173,8 @@ def studio(url: str, windows: int, seconds: float) -> dict:
                 if rid in sent:
                     out["page"].append(sent[rid] - frame_ms)
                     out["socket"].append(m["wall"] * 1000 - (origin + sent[rid]))
+            # after the latency's messages are taken: this sends 300 more injections
+            out["parts"].append(page.evaluate(PARTS_JS))
             set_on(page, False)
             time.sleep(1.0)
             fps, _ = window(page, seconds)
@@ -190,13 +203,23 @@ def main() -> None:
     print("| --- | --- | --- |")
     print(f"| VtsSession.frame, Pyodide (us) | {py_med:.1f} | p95 {py_p95:.1f} |")
     print(f"| VtsSession.frame, CPython (us) | {cp_med:.1f} | p95 {cp_p95:.1f} |")
-    print(f"| outputs' Python per camera frame in the studio, VTS on (us) | "
+    fill = statistics.median(p["fill"] for p in s["parts"])
+    vts = statistics.median(p["VtsOutput"] for p in s["parts"])
+    print(f"| outputs' Python per camera frame, VTS on, repeated (us; budget 50) | "
+          f"{fill + vts:.1f} | |")
+    print(f"| ... filling the output frame / the VTS sender (us) | {fill:.1f} / {vts:.1f} | |")
+    for key in ("VtsSession.frame", "VtsOutput._send"):
+        got = statistics.median(p[key] for p in s["parts"])
+        print(f"| ...... {key} (us) | {got:.1f} | |")
+    print(f"| outputs' Python per camera frame in the live loop, VTS on (us) | "
           f"{statistics.median(s['us']):.1f} | {max(s['us']):.1f} (worst window's median) |")
     print(f"| ... the shared output frame alone, VTS unreachable (us) | {s['hub_only']:.1f} | |")
-    print(f"| Chromium's WebSocket.send from JS once per frame, 1.1 kB (us) | "
+    print(f"| handing 1.1 kB to the socket worker, from JS once per frame (us) | "
           f"{s['js_send'][0]:.1f} | p90 {s['js_send'][1]:.1f} |")
     print(f"| camera frame to fake VTS receiving its injection (ms), {len(lat)} frames | "
           f"{statistics.median(lat):.1f} | {lat[-1]:.1f} |")
+    print(f"| ... of which tracking (frame start to MediaPipe's blendshapes) (ms) | "
+          f"{statistics.median(s['track']):.1f} | |")
     for key, what in (("page", "... of which frame to the socket (tracking + Python)"),
                       ("socket", "... of which the socket to the fake VTS")):
         got = sorted(s[key])

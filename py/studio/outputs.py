@@ -93,6 +93,7 @@ class OutputHub:
         self._arkit_out = np.zeros(0, np.float32)
         self._expr = np.zeros(0, np.intp)
         self._last_t: float | None = None
+        self._args: tuple | None = None
         self._plan_arkit()
 
     # layout -------------------------------------------------------------------------------
@@ -132,6 +133,23 @@ class OutputHub:
         if not self.senders:
             return
         start = time.perf_counter()
+        self.fill(app, frame, clean, has_face, t_ms)
+        f = self.frame
+        for sender in self.senders:
+            try:
+                sender.send(f)
+            except Exception as exc:  # an output must never stop the camera loop
+                key = (id(sender), type(exc).__name__)
+                if key not in self.failed:
+                    self.failed.add(key)
+                    print(f"output {type(sender).__name__} failed: {exc!r}")
+        self.costs[self.steps % COST_WINDOW] = time.perf_counter() - start
+        self.steps += 1
+
+    def fill(self, app: Any, frame: np.ndarray, clean: np.ndarray | None, has_face: bool,
+             t_ms: float) -> None:
+        """The output frame from this camera frame and the studio's state."""
+        self._args = (app, frame, clean, has_face, t_ms)
         pipeline = app.pipeline
         if pipeline is not self._pipeline:
             self._plan(pipeline)
@@ -143,7 +161,8 @@ class OutputHub:
                 f.weights[:] = clean
             elif pipeline is None:
                 avatar = app.avatar
-                if avatar is not None and avatar.mode == "rules" and avatar.weights_js:
+                if (avatar is not None and avatar.mode == "rules"
+                        and avatar.weights_js is not None):
                     f.weights[:] = avatar.rules  # the avatar's own, this frame's
                 else:  # rule_weights indexes scalars: a list's are 4x cheaper in Pyodide
                     f.weights[:] = rule_weights(frame.tolist(), self._rules)
@@ -163,16 +182,6 @@ class OutputHub:
         pose = getattr(avatar, "_pose", None) if avatar is not None else None
         if pose is not None and len(pose) == HEAD_SLOTS:
             f.head[:] = pose
-        for sender in self.senders:
-            try:
-                sender.send(f)
-            except Exception as exc:  # an output must never stop the camera loop
-                key = (id(sender), type(exc).__name__)
-                if key not in self.failed:
-                    self.failed.add(key)
-                    print(f"output {type(sender).__name__} failed: {exc!r}")
-        self.costs[self.steps % COST_WINDOW] = time.perf_counter() - start
-        self.steps += 1
 
     def _voice(self, app: Any, pipeline: Any) -> None:
         """The microphone's mouth, as studio.avatar mixes it for the character."""
@@ -218,6 +227,27 @@ class OutputHub:
                 f.weights[i] = value if view.keys.exclusive else max(f.weights[i], value)
             if view.keys.exclusive and group_of(name) == "expression":
                 f.winner = None if name == "neutral" else name
+
+    def time_parts(self, n: int = 200) -> dict[str, float]:
+        """Microseconds per frame of each part, the last camera frame repeated `n` times:
+        "fill" (the output frame) and one entry per sender (its `send`); for benchmarks."""
+        args = self._args
+        if args is None:
+            return {}
+        clock = time.perf_counter
+        out = {}
+        start = clock()
+        for _ in range(n):
+            self.fill(*args)
+        out["fill"] = (clock() - start) / n * 1e6
+        for sender in self.senders:
+            start = clock()
+            for _ in range(n):
+                sender.send(self.frame)
+            out[type(sender).__name__] = (clock() - start) / n * 1e6
+            if hasattr(sender, "time_parts"):
+                out.update(sender.time_parts(self.frame, n))
+        return out
 
     def cost_us(self) -> list[float]:
         """[median, worst] microseconds per `step` over the last frames; for benchmarks."""
