@@ -269,11 +269,20 @@ class ExpressionModel:
         self._b[0] = (first.bias + self.offset_ @ first.kernel).astype(np.float32)
         self._acts = [layer.activation for layer in self._layers]
         self._bufs = [np.zeros(layer.units, np.float32) for layer in self._layers]
-        self._lk = self._lb = self._lbuf = None
+        self._lk = self._lbuf = None
         if self.linear_ is not None:  # the straight-line branch, added before the last activation
             self._lk = self.linear_.kernel.T.copy()
-            self._lb = (self.linear_.bias + self.offset_ @ self.linear_.kernel).astype(np.float32)
+            self._b[-1] = (self._b[-1] + self.linear_.bias
+                           + self.offset_ @ self.linear_.kernel).astype(np.float32)
             self._lbuf = np.zeros(self.linear_.units, np.float32)
+        # sigmoid(z) = (1 + tanh(z / 2)) / 2: the halving goes into the last layer's weights
+        # (exact: a power of two), and the result needs no clipping (it cannot leave [0, 1])
+        self._half = self._acts[-1] == "sigmoid"
+        if self._half:
+            self._k[-1] *= 0.5
+            self._b[-1] *= 0.5
+            if self._lk is not None:
+                self._lk *= 0.5
 
     def calibrate(self, neutral_frames: np.ndarray) -> ExpressionModel:
         """Re-centre live input on this session's neutral face (a few seconds of it)."""
@@ -311,13 +320,20 @@ class ExpressionModel:
             buf = self._bufs[i] if (i < last or out is None) else out
             np.dot(k, z, out=buf)
             buf += self._b[i]
-            if i == last and self._lk is not None:
-                np.dot(self._lk, frame, out=self._lbuf)
-                buf += self._lbuf
-                buf += self._lb
+            if i == last:
+                if self._lk is not None:
+                    np.dot(self._lk, frame, out=self._lbuf)
+                    buf += self._lbuf
+                if self._half:  # the halved sigmoid (`_bind`)
+                    np.tanh(buf, out=buf)
+                    buf += 1.0
+                    buf *= 0.5
+                    return buf
             _activate(buf, self._acts[i])
             z = buf
-        return np.clip(z, 0.0, 1.0, out=z)
+        np.minimum(z, 1.0, out=z)  # two ufuncs: np.clip costs more in Pyodide
+        np.maximum(z, 0.0, out=z)
+        return z
 
     @property
     def targets(self) -> TargetSet:

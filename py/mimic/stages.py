@@ -86,8 +86,8 @@ class OneEuroFilter:
         self._diff = np.zeros(n, np.float32)
         self._a = np.zeros(n, np.float32)
         self._tmp = np.zeros(n, np.float32)
-        self._c_min = np.zeros((), np.float32)
         self._c_k = np.zeros((), np.float32)
+        self._c_min_k = np.zeros((), np.float32)
         self._c_decay = np.zeros((), np.float32)
         self._c_gain = np.zeros((), np.float32)
         self.min_cutoff = min_cutoff
@@ -103,7 +103,6 @@ class OneEuroFilter:
     @min_cutoff.setter
     def min_cutoff(self, value: float) -> None:
         self._min_cutoff = float(value)
-        self._c_min[()] = value
 
     @property
     def beta(self) -> float:
@@ -144,14 +143,18 @@ class OneEuroFilter:
             self._c_decay[()] = 1.0 - alpha_d
             self._c_gain[()] = self._beta * alpha_d / dt
             self._c_k[()] = k
+            self._c_min_k[()] = self._min_cutoff + k
             _mul(dx, self._c_decay, dx)
             _mul(diff, self._c_gain, tmp)
             _add(dx, tmp, dx)  # beta * low-passed speed
+            # per-channel cutoff c = min_cutoff + |dx| and alpha = c / (c + k), so
+            # x + alpha * diff == x_new - diff * k / (c + k): one numpy call fewer
             _abs(dx, a)
-            _add(a, self._c_min, a)  # per-channel cutoff
-            _add(a, self._c_k, tmp)
-            _div(a, tmp, a)  # per-channel alpha
-            _mul(diff, a, diff)
+            _add(a, self._c_min_k, a)
+            _div(diff, a, diff)
+            _mul(diff, self._c_k, diff)
+            _sub(x, diff, self.x)
+            return
         else:
             self._c_gain[()] = self._min_cutoff / (self._min_cutoff + k)
             _mul(diff, self._c_gain, diff)
