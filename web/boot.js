@@ -1,6 +1,7 @@
 // Page start-up: cross-origin isolation, loading progress, camera + face tracking, and the
 // per-frame loop that hands each frame to Python. Python owns the logic; this file only
 // calls the browser APIs and JS libraries Python cannot call cheaply.
+import "./netguard.js"; // first: no library may reach another site (web/netguard.js)
 import { Loading } from "./loading.js";
 import { Bars } from "./bars.js";
 import { startCamera, createLandmarker, CameraError } from "./camera.js";

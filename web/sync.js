@@ -1,6 +1,11 @@
 // Optional cloud sync through the official Firebase SDK (vendored, bundled by vendor.py).
 // Imported only when the user turns sync on; Python (studio/sync.py) decides what to send
 // where, this file only calls the SDK.
+import { allowHosts } from "./netguard.js";
+
+// What the Firebase SDK reaches for sign-in and storage, allowed once the user turns sync on
+// (web/netguard.js refuses every other site): Google's API hosts, the project's auth domain.
+const FIREBASE_HOSTS = [".googleapis.com", ".firebaseapp.com", ".web.app", "apis.google.com"];
 let sdk = null;
 let current = null; // one app at a time, always named "mimic": the SDK keeps the signed-in
                     // user per app name, so the same name finds the user again after a reload
@@ -8,6 +13,7 @@ let current = null; // one app at a time, always named "mimic": the SDK keeps th
 export async function createSync(config) {
   sdk = sdk || (await import("./vendor/firebase/firebase.mjs"));
   const { emulators, ...options } = config;
+  allowHosts([...FIREBASE_HOSTS, options.authDomain]);
   if (current) await sdk.deleteApp(current).catch(() => {});
   const app = sdk.initializeApp(options, "mimic");
   current = app;

@@ -92,3 +92,46 @@ def test_built_site_works_on_a_plain_static_server(tmp_path, videos, open_page, 
         assert value > 0.5
         p.page.screenshot(path=str(artifacts / "static-site.png"))
         assert p.foreign_requests() == []
+
+
+PROBES = """async () => {
+  const out = {};
+  // what MediaPipe's usage logger sends once a minute
+  out.fetch = await fetch("https://odml.pa.googleapis.com/v1/log", {method: "POST",
+      headers: {"Content-Type": "application/x-protobuf"}, body: new Uint8Array(4)})
+    .then(() => "sent", (e) => String(e.message));
+  out.beacon = navigator.sendBeacon("https://example.com/collect", "x");
+  try { new XMLHttpRequest().open("POST", "https://example.com/collect"); out.xhr = "opened"; }
+  catch (e) { out.xhr = String(e.message); }
+  out.own = (await fetch("./manifest.webmanifest")).ok;
+  const guard = await import("./web/netguard.js");
+  out.localRelay = guard.mayReach("ws://127.0.0.1:8000/vmc");
+  out.vts = guard.mayReach("ws://localhost:8001");
+  out.firebaseBefore = guard.mayReach("https://firebasestorage.googleapis.com/v0/b");
+  guard.allowHosts([".googleapis.com", "mimic-demo.firebaseapp.com"]);  // sync turned on
+  out.firebaseAfter = guard.mayReach("https://firebasestorage.googleapis.com/v0/b");
+  out.authDomain = guard.mayReach("https://mimic-demo.firebaseapp.com/__/auth/handler");
+  out.usageLogAfter = guard.mayReach("https://odml.pa.googleapis.com/v1/log");
+  out.refused = guard.refused.slice();
+  return out;
+}"""
+
+
+def test_the_page_sends_nothing_to_other_sites(app_url, videos, open_page):
+    """MediaPipe posts usage logs to Google once a minute; the page refuses any request to a
+    site the user did not choose, before it is made (so no request shows at all)."""
+    p = open_page(app_url, videos["smile"])
+    harness.wait_ready(p.page)  # the whole app runs under the guard
+    got = p.page.evaluate(PROBES)
+    assert got["fetch"] == "Mimic sends nothing to https://odml.pa.googleapis.com"
+    assert got["beacon"] is False
+    assert got["xhr"] == "Mimic sends nothing to https://example.com"
+    assert got["own"] is True
+    assert got["localRelay"] and got["vts"]
+    assert not got["firebaseBefore"]
+    assert got["firebaseAfter"] and got["authDomain"]
+    assert not got["usageLogAfter"]
+    assert got["refused"] == ["https://odml.pa.googleapis.com", "https://example.com",
+                              "https://example.com"]
+    assert p.foreign_requests() == []
+    assert p.errors == []
