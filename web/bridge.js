@@ -93,6 +93,7 @@ export function createBridge({ onPythonReady, showError }) {
         else if (msg.type === "done") {
           jobs.delete(msg.id);
           bridge.stats.trainerPython = msg.python; // how the worker's Python started
+          bridge.stats.trainerBytecode = msg.bytecodeFiles; // files an earlier visit stored
           job.resolve({ model: msg.model, summary: msg.summary });
         }
         else if (msg.type === "error") { jobs.delete(msg.id); job.reject(new Error(msg.message)); }

@@ -24,6 +24,9 @@ const INDEX_URL = new URL("./vendor/pyodide/", import.meta.url).href;
 const CACHE = "python-snapshot"; // not "mimic-…": the service worker owns those names
 const SNAPSHOT_KEY = `${INDEX_URL}start-${version}.snapshot`;
 const BYTECODE_KEY = `${INDEX_URL}bytecode-${version}.bin`;
+// The training worker's own (web/trainer.js): scipy and scikit-learn, which only it imports,
+// cost it about 3 s to compile from source on every visit.
+const TRAINER_BYTECODE_KEY = `${INDEX_URL}trainer-bytecode-${version}.bin`;
 
 // How this page's Python started ("snapshot", "fresh" or "fresh-after-bad-snapshot"), how
 // many bytecode files it was given, and the interpreter, for ensureSnapshot.
@@ -276,12 +279,91 @@ export async function makeSnapshot(job) {
     await cache.put(BYTECODE_KEY, octets(packBundle(files)));
     result.bytecodeFiles = files.length;
   }
+  const current = [SNAPSHOT_KEY, BYTECODE_KEY, TRAINER_BYTECODE_KEY];
   for (const req of await cache.keys()) {
-    if (req.url !== SNAPSHOT_KEY && req.url !== BYTECODE_KEY) await cache.delete(req); // older Pyodide
+    if (!current.includes(req.url)) await cache.delete(req); // older Pyodide
   }
   return result;
 }
 
 function octets(bytes) {
   return new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } });
+}
+
+// The training worker's packages: which imported sources under site-packages have bytecode
+// that matches them ("fresh") and which not ("stale"), as the page's _imported checks.
+const PACKAGE_SOURCES = `
+def _package_sources():
+    import importlib.util, site, sys
+    roots = tuple(p + "/" for p in site.getsitepackages())
+    fresh, stale = [], []
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None) or ""
+        if not (path.endswith(".py") and path.startswith(roots)):
+            continue
+        try:
+            with open(importlib.util.cache_from_source(path), "rb") as f:
+                stored = f.read(16)[8:]
+            with open(path, "rb") as f:
+                ok = stored == importlib.util.source_hash(f.read())
+        except OSError:
+            ok = False
+        (fresh if ok else stale).append(path)
+    return ",".join(fresh), ",".join(stale)
+_package_sources()
+`;
+const COMPILE_CHUNK = 40; // files compiled between two looks at whether a Train came in
+
+/** In the training worker, once its packages are loaded: the bytecode an earlier visit's
+ * training stored for them. Returns how many files it wrote; a damaged bundle is dropped. */
+export async function useTrainerBytecode(pyodide) {
+  const bundle = await stored(TRAINER_BYTECODE_KEY);
+  if (!bundle) return 0;
+  try {
+    return writeBundle(pyodide.FS, bundle);
+  } catch (err) {
+    console.warn("The stored training bytecode is unreadable; importing from source.", err);
+    await forget(TRAINER_BYTECODE_KEY);
+    return 0;
+  }
+}
+
+/** In the training worker, idle after a Train: compile what it imported from its packages
+ * and lacks bytecode for, a chunk at a time, and store all of it for the next visit.
+ * `stop()` true between chunks abandons it (a Train came in; it is tried again after).
+ * Resolves with the number of files stored (0: nothing to do, abandoned or no storage). */
+export async function storeTrainerBytecode(pyodide, stop) {
+  if (!("caches" in globalThis)) return 0;
+  const scope = pyodide.toPy({});
+  try {
+    const result = pyodide.runPython(PACKAGE_SOURCES, { globals: scope });
+    const [fresh, stale] = result.toJs().map((list) => list.split(",").filter(Boolean));
+    result.destroy();
+    if (!stale.length) return 0;
+    pyodide.runPython(COMPILE_ALL, { globals: scope });
+    const compile = scope.get("_compile_all");
+    const done = [];
+    try {
+      for (let i = 0; i < stale.length; i += COMPILE_CHUNK) {
+        if (stop()) return 0;
+        const chunk = pyodide.toPy(stale.slice(i, i + COMPILE_CHUNK));
+        done.push(...compile(chunk).split(",").filter(Boolean));
+        chunk.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    } finally {
+      compile.destroy();
+    }
+    const tag = pyodide.runPython("import sys; sys.implementation.cache_tag");
+    const cached = (path) => path.replace(/([^/]+)\.py$/, `__pycache__/$1.${tag}.pyc`);
+    const FS = pyodide.FS;
+    const files = [...done, ...fresh.map(cached)].map((path) => ({ path, data: FS.readFile(path) }));
+    await (await caches.open(CACHE)).put(TRAINER_BYTECODE_KEY, octets(packBundle(files)));
+    return files.length;
+  } catch (err) {
+    console.warn("Training bytecode not stored:", err);
+    return 0;
+  } finally {
+    scope.destroy();
+  }
 }

@@ -3,10 +3,16 @@
 // net trains with; scikit-learn, for the straight-line readout that model selection tries;
 // loaded only when the user trains, never by the page itself), unpacks the mimic package, and hands
 // the work to Python (mimic.trainjob); this file only relays. Its Python resumes from the
-// page's start-up snapshot when there is one (python.mjs), so training starts sooner too.
-import { loadPyodide, started } from "./python.mjs";
+// page's start-up snapshot when there is one (python.mjs), so training starts sooner too,
+// and imports scipy and scikit-learn from the bytecode an earlier visit's training stored
+// (made here, once idle after a Train: compiling them costs about 3 s a visit otherwise).
+import { loadPyodide, started, storeTrainerBytecode, useTrainerBytecode } from "./python.mjs";
 
 let pyodide = null;
+let bytecodeFiles = 0; // written from an earlier visit's store, for the tests and benchmarks
+let running = 0; // jobs in progress: storing the bytecode gives way to them
+let bytecodeStored = false;
+let storing = false;
 
 async function boot() {
   postMessage({ type: "progress", fraction: 0, message: "Starting Python for training" });
@@ -15,6 +21,7 @@ async function boot() {
     messageCallback: (m) => postMessage({ type: "progress", fraction: 0, message: m }),
     errorCallback: (m) => postMessage({ type: "log", message: m }),
   });
+  bytecodeFiles = await useTrainerBytecode(pyodide);
   const zip = await fetch(new URL("../mimic.zip", import.meta.url));
   if (!zip.ok) throw new Error(`mimic.zip answered ${zip.status}`);
   pyodide.unpackArchive(await zip.arrayBuffer(), "zip", { extractDir: "/home/pyodide/lib" });
@@ -23,8 +30,20 @@ async function boot() {
 
 let booting = null; // one start-up, whether a warm-up or a Train asked for it first
 
+async function storeBytecodeWhenIdle() {
+  if (bytecodeStored || storing || running) return;
+  storing = true;
+  try {
+    const stored = await storeTrainerBytecode(pyodide, () => running > 0);
+    if (stored || !running) bytecodeStored = true; // done, or nothing was missing
+  } finally {
+    storing = false;
+  }
+}
+
 self.onmessage = async (event) => {
   const { id, clips, options } = event.data;
+  running += 1;
   try {
     booting = booting || boot().catch((err) => { booting = null; throw err; });
     await booting;
@@ -48,8 +67,12 @@ _summary_json = json.dumps(_summary)
 `);
     const bytes = pyodide.globals.get("_model_js");
     const summary = pyodide.globals.get("_summary_json");
-    postMessage({ type: "done", id, model: bytes, summary, python: started.how }, [bytes.buffer]);
+    postMessage({ type: "done", id, model: bytes, summary, python: started.how, bytecodeFiles },
+      [bytes.buffer]);
   } catch (err) {
     postMessage({ type: "error", id, message: String(err.message || err) });
+  } finally {
+    running -= 1;
   }
+  if (pyodide) setTimeout(storeBytecodeWhenIdle, 0);
 };

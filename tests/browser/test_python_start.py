@@ -13,7 +13,8 @@ STATE = """async () => {
   const c = await caches.open('python-snapshot');
   const sizes = {};
   for (const req of await c.keys()) {
-    const kind = req.url.includes('/start-') ? 'snapshot' : 'bytecode';
+    const kind = req.url.includes('/start-') ? 'snapshot'
+      : req.url.includes('/trainer-bytecode-') ? 'trainer' : 'bytecode';
     sizes[kind] = (await (await c.match(req)).arrayBuffer()).byteLength;
   }
   return sizes; }"""
@@ -108,6 +109,21 @@ def test_first_visit_makes_the_snapshot_and_the_next_resumes_from_it(app_url, vi
                            timeout=180_000)
     assert page.evaluate("document.body.dataset.training") == "done"
     assert page.evaluate("mimicBridge.stats.trainerPython") == "snapshot"
+    assert page.evaluate("mimicBridge.stats.trainerBytecode") == 0  # none stored yet
+
+    # Idle after training, the worker stores bytecode for what it imported (scipy,
+    # scikit-learn); the next visit's Train imports them from it, and trains.
+    deadline = time.monotonic() + 90
+    while page.evaluate(STATE).get("trainer", 0) < 1e6 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert page.evaluate(STATE).get("trainer", 0) > 1e6, "no training bytecode stored"
+    reload(page)
+    page.click("#tab-train")
+    page.click("#btn-train")
+    page.wait_for_function("['done', 'failed'].includes(document.body.dataset.training)",
+                           timeout=180_000)
+    assert page.evaluate("document.body.dataset.training") == "done"
+    assert page.evaluate("mimicBridge.stats.trainerBytecode") > 300
     assert p.errors == []
     assert p.foreign_requests() == []
 
