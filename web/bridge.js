@@ -64,6 +64,7 @@ export function createBridge({ onPythonReady, showError }) {
     },
     // Start the training worker (Python, numpy, scipy, scikit-learn) before it is needed.
     warmTrainer() {
+      bridge.stats.trainerWarmups = (bridge.stats.trainerWarmups || 0) + 1;
       try {
         trainer().postMessage({ type: "warm" });
       } catch {

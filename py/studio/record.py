@@ -37,6 +37,7 @@ class RecordView:
         self.custom: list[str] = []
         self.busy = False
         self.guiding = False
+        self._trainer_warmed = False  # the training worker asked to start (warm_trainer)
         self.stop_guided = False
         app.listeners.append(self.render)
         on(by_id("btn-calibrate"), "click", lambda _e: self.calibrate())
@@ -165,6 +166,8 @@ class RecordView:
             overlay.hidden = True
             js.document.body.dataset.recording = ""
             self.set_busy(False)
+            if not self.guiding:
+                self.warm_trainer()
 
     async def save_new(self, clip: Clip, calibration: bool) -> bool:
         """Store a new take; when storage refuses it (full disk, private mode) keep it for
@@ -228,6 +231,18 @@ class RecordView:
             js.document.body.dataset.guided = ""
             button.dataset.running = "false"
             button.textContent = "Record all missing"
+            self.warm_trainer()
+
+    def warm_trainer(self) -> None:
+        """Once the takes cover two labels a Train can run: start the training worker now,
+        between takes, so the first Train of a visit only trains (its start-up costs several
+        seconds on the second core). Never while a guided series records take after take."""
+        if self._trainer_warmed:
+            return
+        labels = {label for clip in self.app.clips for label in clip.labels}
+        if len(labels) >= 2:
+            self._trainer_warmed = True
+            self.app.bridge.warmTrainer()
 
     def note(self, text: str, warn: bool = False) -> None:
         node = by_id("calib-note")
