@@ -31,6 +31,7 @@ OUTPUT_MODULES = ("studio.vmc", "studio.vts")
 HEAD_SLOTS = 5
 COST_WINDOW = 256  # frames whose Python time `cost_us` reports
 WARM_UP = 20  # `time_parts` runs each part this often untimed first, as the loop runs it
+BATCH = 50  # ... and times it in batches of this many calls
 
 
 class Sender(Protocol):
@@ -231,25 +232,17 @@ class OutputHub:
 
     def time_parts(self, n: int = 200) -> dict[str, float]:
         """Microseconds per frame of each part, the last camera frame repeated `n` times:
-        "fill" (the output frame) and one entry per sender (its `send`); for benchmarks."""
+        "fill" (the output frame) and one entry per sender (its `send`); for benchmarks.
+        Each is the median of batches of `BATCH` (as scripts/bench_core.py times the model),
+        so a garbage collection of the page's whole heap in one batch does not count."""
         args = self._args
         if args is None:
             return {}
-        clock = time.perf_counter
-        out = {}
-        for _ in range(WARM_UP):
-            self.fill(*args)
-        start = clock()
-        for _ in range(n):
-            self.fill(*args)
-        out["fill"] = (clock() - start) / n * 1e6
+        fill = self.fill
+        out = {"fill": batched(lambda: fill(*args), n)}
         for sender in self.senders:
-            for _ in range(WARM_UP):
-                sender.send(self.frame)
-            start = clock()
-            for _ in range(n):
-                sender.send(self.frame)
-            out[type(sender).__name__] = (clock() - start) / n * 1e6
+            run = sender.send
+            out[type(sender).__name__] = batched(lambda run=run: run(self.frame), n)
             if hasattr(sender, "time_parts"):
                 out.update(sender.time_parts(self.frame, n))
         return out
@@ -260,6 +253,20 @@ class OutputHub:
         if not len(costs):
             return [0.0, 0.0]
         return [float(np.median(costs)) * 1e6, float(costs.max()) * 1e6]
+
+
+def batched(run: Any, n: int) -> float:
+    """Median over batches of `BATCH` calls of `run`, after `WARM_UP` untimed ones, in us."""
+    clock = time.perf_counter
+    for _ in range(WARM_UP):
+        run()
+    means = []
+    for _ in range(max(1, n // BATCH)):
+        start = clock()
+        for _ in range(BATCH):
+            run()
+        means.append((clock() - start) / BATCH * 1e6)
+    return float(np.median(means))
 
 
 hub = OutputHub()

@@ -281,18 +281,12 @@ class VtsOutput:
 
     def time_parts(self, frame: Any, n: int = 300) -> dict[str, float]:
         """Microseconds per call of the session's frame and of handing its messages to the
-        socket, `frame` repeated `n` times (scripts/bench_vts.py)."""
-        s, clock = self.session, time.perf_counter
+        socket, `frame` repeated (studio.outputs.time_parts; scripts/bench_vts.py)."""
+        s = self.session
         args = (frame.arkit, frame.head, frame.weights, frame.face, frame.winner, frame.t)
         messages = s.frame(*args)
-        start = clock()
-        for _ in range(n):
-            messages = s.frame(*args)
-        made = clock()
-        for _ in range(n):
-            self._send(messages)
-        return {"VtsSession.frame": (made - start) / n * 1e6,
-                "VtsOutput._send": (clock() - made) / n * 1e6}
+        return {"VtsSession.frame": outputs.batched(lambda: s.frame(*args), n),
+                "VtsOutput._send": outputs.batched(lambda: self._send(messages), n)}
 
     def _on_tick(self) -> None:
         """Keep-alive (VTube Studio drops a parameter not sent for 1 s), retries, stats."""
