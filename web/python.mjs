@@ -154,11 +154,25 @@ function writeBundle(FS, bundle) {
 // whose state lives outside the memory a snapshot keeps.
 const NOT_SNAPSHOTTED = /^(ctypes|_ctypes)(\.|$)/;
 
+// Whether a source file's stored bytecode was compiled from it as it is now (the hash a
+// CHECKED_HASH .pyc carries); the page's check and the training worker's both use it.
+const BYTECODE_CURRENT = `
+def _bytecode_current(path):
+    import importlib.util
+    try:
+        with open(importlib.util.cache_from_source(path), "rb") as f:
+            stored = f.read(16)[8:]
+        with open(path, "rb") as f:
+            return stored == importlib.util.source_hash(f.read())
+    except OSError:
+        return False
+`;
+
 // What the running app has imported: standard-library module names (from the stdlib zip),
 // and the source files of the others (numpy, the app) with whether their bytecode is stored.
-const IMPORTED = `
+const IMPORTED = `${BYTECODE_CURRENT}
 def _imported():
-    import importlib.util, os, site, sys
+    import os, site, sys
     stdlib = tuple(p + "/" for p in sys.path if p.endswith(".zip"))  # the stdlib's zip
     others = (*(p + "/" for p in site.getsitepackages()), os.getcwd() + "/")  # numpy; the app
     names, sources, stale = [], [], 0
@@ -169,13 +183,7 @@ def _imported():
         elif (path.endswith(".py") and os.path.isfile(path)
               and path.startswith(others)):
             sources.append(path)
-            try:
-                with open(importlib.util.cache_from_source(path), "rb") as f:
-                    stored = f.read(16)[8:]
-                with open(path, "rb") as f:
-                    stale += stored != importlib.util.source_hash(f.read())
-            except OSError:
-                stale += 1
+            stale += not _bytecode_current(path)
     return ",".join(sorted(names)), ",".join(sorted(sources)), stale
 _imported()
 `;
@@ -290,25 +298,17 @@ function octets(bytes) {
   return new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } });
 }
 
-// The training worker's packages: which imported sources under site-packages have bytecode
-// that matches them ("fresh") and which not ("stale"), as the page's _imported checks.
-const PACKAGE_SOURCES = `
+// The training worker's packages: which imported sources under site-packages have current
+// bytecode ("fresh") and which not ("stale").
+const PACKAGE_SOURCES = `${BYTECODE_CURRENT}
 def _package_sources():
-    import importlib.util, site, sys
+    import site, sys
     roots = tuple(p + "/" for p in site.getsitepackages())
     fresh, stale = [], []
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None) or ""
-        if not (path.endswith(".py") and path.startswith(roots)):
-            continue
-        try:
-            with open(importlib.util.cache_from_source(path), "rb") as f:
-                stored = f.read(16)[8:]
-            with open(path, "rb") as f:
-                ok = stored == importlib.util.source_hash(f.read())
-        except OSError:
-            ok = False
-        (fresh if ok else stale).append(path)
+        if path.endswith(".py") and path.startswith(roots):
+            (fresh if _bytecode_current(path) else stale).append(path)
     return ",".join(fresh), ",".join(stale)
 _package_sources()
 `;
