@@ -19,6 +19,7 @@ voice and profile trained on speech moved alike; and the synthetic suite (espeak
 as such. See scripts/lipsync.py for the labels.
 
 Usage: .venv/bin/python scripts/bench_lipsync.py [--scales 0.8 1.2] [--no-synthetic]
+[--label-delay-ms 10] (a diagnosis of the labels' timing, not a figure to quote as a score)
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ def main() -> int:
     ap.add_argument("--scales", type=float, nargs="*", default=[0.8, 1.2],
                     help="formant/pitch factors to judge besides the real voice")
     ap.add_argument("--no-synthetic", action="store_true")
+    ap.add_argument("--label-delay-ms", type=float, default=0.0,
+                    help="diagnosis only: label each hop by what the aligner says was said "
+                         "this long before the hop completed (its stamps may lead the sound)")
     args = ap.parse_args()
     if not lipsync.available():
         print(f"no real speech at {lipsync.DATA}: ../shared is absent")
@@ -133,10 +137,12 @@ def main() -> int:
     t0 = time.perf_counter()
     defaults = None
     for scale in [1.0, *args.scales]:
-        clips = lipsync.load(scale)
+        clips = lipsync.load(scale, delay_s=args.label_delay_ms / 1000.0)
         defaults = defaults or held_out_defaults([c.name for c in clips])
         title = ("REAL speech, the shared reader (16 clips), each clip held out" if scale == 1
                  else f"REAL speech with every frequency x{scale:g} (resampled)")
+        if args.label_delay_ms:
+            title += f", DIAGNOSIS: labels {args.label_delay_ms:g} ms earlier"
         table(title, judge(clips, defaults))
     if not args.no_synthetic:
         synthetic()

@@ -89,10 +89,13 @@ def read_phones(path: Path) -> list[tuple[str, str, float, float]]:
 
 
 def hop_labels(phones: Sequence[tuple[str, str, float, float]], n: int,
-               scale: float = 1.0) -> np.ndarray:
-    """Each hop's label, taken at the moment the hop completes ((i + 1) * 10 ms)."""
+               scale: float = 1.0, delay_s: float = 0.0) -> np.ndarray:
+    """Each hop's label, taken at the moment the hop completes ((i + 1) * 10 ms), or
+    `delay_s` before it: a diagnosis of the aligner's timing (pocketsphinx stamps each of its
+    10 ms frames with the start of its 25.6 ms window, so its boundaries may lead the sound
+    by about half a window), never the benchmark's figures."""
     labels = np.full(n, OUTSIDE, np.int64)
-    t = (np.arange(n) + 1) * HOP_S * scale  # in the original clip's time
+    t = ((np.arange(n) + 1) * HOP_S - delay_s) * scale  # in the original clip's time
     words = [i for i, p in enumerate(phones) if p[0] != "<sil>"]
     first, last = (words[0], words[-1]) if words else (0, -1)
     for i, (word, phone, start, end) in enumerate(phones):
@@ -114,8 +117,9 @@ def hop_labels(phones: Sequence[tuple[str, str, float, float]], n: int,
     return labels
 
 
-def load(scale: float = 1.0, data: Path = DATA) -> list[Utterance]:
-    """The shared reader's clips, optionally with every frequency moved by `scale`."""
+def load(scale: float = 1.0, data: Path = DATA, delay_s: float = 0.0) -> list[Utterance]:
+    """The shared reader's clips, optionally with every frequency moved by `scale` (and the
+    labels taken `delay_s` earlier: `hop_labels`)."""
     out = []
     for csv_path in sorted(data.glob("*.phones.csv")):
         name = csv_path.name.removesuffix(".phones.csv")
@@ -123,7 +127,7 @@ def load(scale: float = 1.0, data: Path = DATA) -> list[Utterance]:
         at12k = heard(samples, rate, scale)
         hops = hop_features(at12k)
         out.append(Utterance(name, at12k, hops, hop_labels(read_phones(csv_path), len(hops),
-                                                           scale)))
+                                                           scale, delay_s)))
     return out
 
 
