@@ -210,7 +210,7 @@ class AvatarDriver:
         elif mode == "model" and clean is not None:
             self.expr_map.apply(clean, self._slots)
         elif mode == "rules":
-            self.expr_map.apply(rule_weights(frame, self.rules), self._slots)
+            self.expr_map.apply(rule_weights(frame.tolist(), self.rules), self._slots)
         self.matrix_js.assign_to(self.matrix)
         self._pose[:] = self.pose.step(self.matrix, frame, t)
         self._last_t = t

@@ -166,7 +166,7 @@ class OutputHub:
                 if (avatar is not None and avatar.mode == "rules"
                         and avatar.weights_js is not None):
                     f.weights[:] = avatar.rules  # the avatar's own, this frame's
-                else:  # rule_weights indexes scalars: a list's are 4x cheaper in Pyodide
+                else:  # rule_weights indexes scalars: a list's are cheaper in Pyodide
                     f.weights[:] = rule_weights(frame.tolist(), self._rules)
             f.arkit[:] = frame
         else:

@@ -94,6 +94,14 @@ def test_rules_give_a_character_life_before_training():
     assert all(0.0 <= v <= 1.0 for v in rules(np.ones(COUNT, np.float32)).values())
 
 
+def test_rules_read_a_list_as_an_array_and_never_pass_on_a_nan():
+    frame = frame_with(mouthSmileLeft=0.6, mouthSmileRight=0.4, jawOpen=0.3, eyeBlinkLeft=0.7)
+    assert rules(frame.tolist()) == pytest.approx(rules(frame))
+    frame[INDEX["jawOpen"]] = np.nan
+    shown = rules(frame)
+    assert shown["aa"] == 0.0 and shown["ih"] == 0.0 and shown["happy"] > 0.6
+
+
 def rotation_y(angle: float) -> np.ndarray:
     c, s = math.cos(angle), math.sin(angle)
     m = np.array([[c, 0, s, 0], [0, 1, 0, 0], [-s, 0, c, -40], [0, 0, 0, 1.0]])
