@@ -15,7 +15,10 @@
      in the live loop (where MediaPipe runs between frames and each starts with cold caches);
    - the tracker's share of the latency: the frame's start to MediaPipe's blendshapes (the
      page's own timer);
-   - camera frames per second with the VTS output on and off, alternating windows in one run.
+   - camera frames per second with the VTS output on and off, alternating windows in one run;
+   - the outputs' Python per frame again with a trained model imported (trained on synthetic
+     clips, for timing only), as a streamer runs it: without one, the output frame computes
+     the rule targets from the blendshapes every frame.
 
 Prints tables of medians. Usage: .venv/bin/python scripts/bench_vts.py [--windows 3]
 [--seconds 6]
@@ -185,6 +188,18 @@ def studio(url: str, windows: int, seconds: float) -> dict:
         fake.stop()
         time.sleep(2.0)
         out["hub_only"] = window(page, seconds)[1]
+        # with a trained model, as a streamer runs it (the model is trained on synthetic
+        # clips: it times the path, it says nothing about quality): the output frame copies
+        # the model's cleaned-up weights instead of computing the rules
+        fake.start()
+        page.click("#tab-train")
+        page.set_input_files("#import-model", str(harness.synthetic_model(tmp)))
+        if not fake.wait(lambda: "MimicRelaxed" in fake.last_values(), 60):
+            raise RuntimeError(page.text_content("#vts-status"))
+        time.sleep(1.0)
+        out["model_us"] = window(page, seconds)[1]
+        out["model_parts"] = page.evaluate(PARTS_JS)
+        out["model_params"] = len(fake.last_values())
     return out
 
 
@@ -214,6 +229,12 @@ def main() -> None:
     print(f"| outputs' Python per camera frame in the live loop, VTS on (us) | "
           f"{statistics.median(s['us']):.1f} | {max(s['us']):.1f} (worst window's median) |")
     print(f"| ... the shared output frame alone, VTS unreachable (us) | {s['hub_only']:.1f} | |")
+    mp = s["model_parts"]
+    print(f"| outputs' Python per camera frame, VTS on, a trained model ({s['model_params']} "
+          f"parameters), repeated (us; budget 50) | {mp['fill'] + mp['VtsOutput']:.1f} | |")
+    print(f"| ... filling the output frame / the VTS sender (us) | {mp['fill']:.1f} / "
+          f"{mp['VtsOutput']:.1f} | |")
+    print(f"| ... the same in the live loop (us) | {s['model_us']:.1f} | |")
     print(f"| handing 1.1 kB to the socket worker, from JS once per frame (us) | "
           f"{s['js_send'][0]:.1f} | p90 {s['js_send'][1]:.1f} |")
     print(f"| camera frame to fake VTS receiving its injection (ms), {len(lat)} frames | "

@@ -87,6 +87,20 @@ def astronaut_png() -> Path:
     return out
 
 
+def synthetic_model(out: Path) -> Path:
+    """A model file trained by the command line on synthetic clips (`mimic synth`, then
+    `mimic train`), for tests and benchmarks that need a trained model in the page: it
+    exercises the paths a user's model takes; it says nothing about quality."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "py")}
+    run = [sys.executable, "-m", "mimic"]
+    subprocess.run([*run, "synth", "-o", str(out / "clips"), "--sessions", "1"], check=True,
+                   env=env, capture_output=True)
+    clips = sorted(str(p) for p in (out / "clips").glob("*.json"))
+    subprocess.run([*run, "train", *clips, "-o", str(out / "face.mimic")], check=True,
+                   env=env, capture_output=True)
+    return out / "face.mimic"
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

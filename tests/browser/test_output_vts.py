@@ -6,8 +6,6 @@ stopped and started again while the camera keeps tracking."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,15 +22,7 @@ from vtsfake import FakeVTS
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model trained by the command line on synthetic clips (it adds "relaxed" and
     "neutral" to the targets the page drives without a model)."""
-    out = tmp_path_factory.mktemp("vtsmodel")
-    env = {**os.environ, "PYTHONPATH": str(harness.ROOT / "py")}
-    run = [sys.executable, "-m", "mimic"]
-    subprocess.run([*run, "synth", "-o", str(out / "clips"), "--sessions", "1"], check=True,
-                   env=env, capture_output=True)
-    clips = sorted(str(p) for p in (out / "clips").glob("*.json"))
-    subprocess.run([*run, "train", *clips, "-o", str(out / "face.mimic")], check=True,
-                   env=env, capture_output=True)
-    return out / "face.mimic"
+    return harness.synthetic_model(tmp_path_factory.mktemp("vtsmodel"))
 
 
 def _connect(page, port: int) -> None:
