@@ -48,7 +48,6 @@ class VmcOutput:
         self.ever_open = False
         self.encoder: VmcEncoder | None = None
         self.layout = -1
-        self.buffers: list[Any] = []
         self.sent = 0
         self.frames = 0
         self._send: Any = None
@@ -68,9 +67,8 @@ class VmcOutput:
         datagrams = self.encoder.encode(frame.weights, frame.arkit, frame.head, frame.face,
                                         frame.t)
         send = self._send
-        for data, buf in zip(datagrams, self.buffers, strict=True):
-            buf.assign(data)
-            send(buf)
+        for i in range(len(datagrams)):  # the socket reads each out of the encoder's own
+            send(i)
         self.sent += len(datagrams)
         self.frames += 1
         if not self.frames % 30 and self.ws.bufferedAmount > MAX_BUFFERED:
@@ -91,7 +89,8 @@ class VmcOutput:
     def _plan(self, frame: outputs.OutputFrame) -> None:
         s = self.settings
         self.encoder = VmcEncoder(frame.names, s["names"], s["perfect_sync"], s["head"])
-        self.buffers = [js.Uint8Array.new(len(d)) for d in self.encoder.datagrams]
+        for i, datagram in enumerate(self.encoder.datagrams):  # refilled in place per frame
+            self.ws.attach(i, datagram)
         self.layout = frame.layout
 
     # connection ---------------------------------------------------------------------------
@@ -108,7 +107,8 @@ class VmcOutput:
         ws.onmessage = self._proxy(lambda e: self._message(ws, e))
         ws.onclose = self._proxy(lambda _e: self._closed(ws))
         self.ws = ws
-        self._send = ws.send  # one bound JS function, called per datagram
+        self._send = ws.sendAttached  # one bound JS function, called per datagram
+        self.encoder = None  # attached to this socket on the first frame (`_plan`)
         self.show()
 
     def _stalled(self) -> None:

@@ -57,7 +57,6 @@ class VtsOutput:
         self._ws_text: Any = None
         self._text = bytearray(TEXT_CAP)  # one message's UTF-8, refilled per message
         self._text_view = memoryview(self._text)
-        self._text_js: Any = None
         self._handlers = (self._proxy(self._opened), self._proxy(self._message),
                           self._proxy(self._closed))
         self._tick = self._proxy(self._on_tick)
@@ -173,9 +172,8 @@ class VtsOutput:
         ws.mimicGen = self._gen  # events of an older socket are ignored
         self.ws = ws
         self._ws_send = ws.send  # one bound method for the socket's life, not one per frame
-        self._ws_text = ws.sendText
-        if self._text_js is None:
-            self._text_js = js.Uint8Array.new(TEXT_CAP)
+        ws.attach(0, self._text)  # the socket reads each message out of it: one call each
+        self._ws_text = ws.sendAttached
         ws.onopen, ws.onmessage, ws.onclose = self._handlers
         if self.session.state in ("off", "denied"):
             self.session.status = f"Connecting to VTube Studio at {self.url}\u2026"
@@ -249,14 +247,13 @@ class VtsOutput:
         the socket per frame (each property read is a call into JavaScript)."""
         if not messages or not self._open:
             return
-        view, buf, text = self._text_view, self._text_js, self._ws_text
+        view, text = self._text_view, self._ws_text
         for m in messages:
             data = m.encode()
             n = len(data)
             if n <= TEXT_CAP:  # a JS string from a Python str costs ~5 us per kB in Pyodide
                 view[:n] = data
-                buf.assign(self._text)
-                text(buf, n)
+                text(0, n, True)
             else:
                 self._ws_send(m)
         self._count += len(messages)
