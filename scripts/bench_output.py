@@ -95,10 +95,9 @@ def sample_fps(page, seconds: int) -> list[float]:
 def js_send_us(page, seconds: float = 3.0) -> float:
     """Handing one frame's datagram to the socket worker (web/socket.js), timed from JS alone
     at the camera's rate on the page's open socket (the share no Python can save)."""
-    page.evaluate("""() => { const v = mimicApp.vmc; window.__sendTimes = [];
-      const ws = v.ws, buf = new Uint8Array(v.buffers.get(0));
-      window.__sendTimer = setInterval(() => { const t0 = performance.now(); ws.send(buf);
-        window.__sendTimes.push(performance.now() - t0); }, 33); }""")
+    page.evaluate("""() => { const ws = mimicApp.vmc.ws; window.__sendTimes = [];
+      window.__sendTimer = setInterval(() => { const t0 = performance.now();
+        ws.sendAttached(0); window.__sendTimes.push(performance.now() - t0); }, 33); }""")
     time.sleep(seconds)
     times = page.evaluate("clearInterval(window.__sendTimer), window.__sendTimes")
     return statistics.median(times) * 1000.0 if times else float("nan")
