@@ -11,8 +11,11 @@
      the same machine, so both clocks agree to about a millisecond;
    - Python spent per frame on the outputs (`studio.outputs` filling the frame + the VTS
      sender; the VMC output off), two ways, as scripts/bench_core.py times the model: the
-     parts repeated on the last camera frame, and the hub's own median over its last frames
-     in the live loop (where MediaPipe runs between frames and each starts with cold caches);
+     parts repeated on the last camera frame (the shared frame, the session's frame, handing
+     its message to the socket worker; the sender's whole `send` last, since repeating it
+     floods the socket worker and the fake VTube Studio), and the hub's own median over its
+     last frames in the live loop (where MediaPipe runs between frames and each starts with
+     cold caches);
    - the tracker's share of the latency: the frame's start to MediaPipe's blendshapes (the
      page's own timer);
    - camera frames per second with the VTS output on and off, alternating windows in one run;
