@@ -128,3 +128,47 @@ def test_vts_allow_once_smile_expressions_and_recovery(app_url, videos, open_pag
         assert page.input_value('#vts-map select[data-label="relaxed"]') == ""
         assert fake.dialogs == 2
         assert p.errors == []
+
+
+# web/socket.js with a stand-in for Pyodide's PyProxy of a bytearray: `getBuffer` views its
+# memory, and "growing" the memory detaches the old view (as WebAssembly memory growth does)
+ATTACHED_SEND = """async (port) => {
+  const { OffThreadSocket } = await import("/web/socket.js");
+  const ws = new OffThreadSocket(`ws://127.0.0.1:${port}`);
+  await new Promise((resolve) => { ws.onopen = resolve; });
+  let memory = new ArrayBuffer(4096);
+  const counts = { released: 0, destroyed: 0, copies: 0 };
+  const proxy = {
+    copy() { counts.copies++; return this; },
+    getBuffer() { return { data: new Uint8Array(memory, 64, 2048),
+                           release() { counts.released++; } }; },
+    destroy() { counts.destroyed++; },
+  };
+  const put = (id) => {
+    const bytes = new TextEncoder().encode(JSON.stringify({ apiName: "VTubeStudioPublicAPI",
+      apiVersion: "1.0", requestID: id, messageType: "APIStateRequest" }));
+    new Uint8Array(memory, 64).set(bytes);
+    return bytes.length;
+  };
+  ws.attach(0, proxy);
+  ws.sendAttached(0, put("before"), true);
+  const old = memory;
+  memory = new ArrayBuffer(8192);
+  structuredClone(old, { transfer: [old] });  // detached, as after memory growth
+  ws.sendAttached(0, put("after"), true);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  ws.close();
+  return counts;
+}"""
+
+
+def test_socket_sends_from_python_memory_after_it_grew(app_url):
+    """The outputs' socket reads each message out of Python's buffer (one call per message);
+    the view is taken again once WebAssembly memory grew, and released on close."""
+    with FakeVTS() as fake, harness.browser() as b:
+        page = b.new_page()
+        page.goto(app_url + "/web/stage.html")
+        counts = page.evaluate(ATTACHED_SEND, fake.port)
+        assert fake.wait(lambda: len(fake.messages("APIStateRequest")) == 2)
+        assert [m["requestID"] for m in fake.messages("APIStateRequest")] == ["before", "after"]
+        assert counts == {"released": 2, "destroyed": 1, "copies": 1}
