@@ -127,20 +127,30 @@ def window(page, seconds: float) -> tuple[float, float]:
 
 
 # When each injection is handed to the socket worker, by its request ID (the frame's time):
-# splits the latency into the page's part (face tracking + Python) and the socket's.
-SENT_HOOK = """(() => {
+# splits the latency into the page's part (face tracking + Python) and the socket's. The
+# messages go through the shared ring (web/ring.js, the same module instance as the page's)
+# or, without one, by postMessage.
+SENT_HOOK = """async () => {
   window.__vtsSent = {};
+  const note = (m) => {
+    const at = m.indexOf('"requestID":"mimic-');
+    if (at >= 0) __vtsSent[m.slice(at + 19, m.indexOf('"', at + 19))] = performance.now();
+  };
+  const decoder = new TextDecoder();
+  const { MessageRing } = await import("/web/ring.js");
+  const put = MessageRing.prototype.put;
+  MessageRing.prototype.put = function (src, text) {
+    if (text) note(decoder.decode(src.subarray(0, 200)));
+    return put.call(this, src, text);
+  };
   const send = Worker.prototype.postMessage;
   Worker.prototype.postMessage = function (msg) {
     let m = msg;
-    if (m && m.text instanceof Uint8Array) m = new TextDecoder().decode(m.text);
-    if (typeof m === "string") {
-      const at = m.indexOf('"requestID":"mimic-');
-      if (at >= 0) __vtsSent[m.slice(at + 19, m.indexOf('"', at + 19))] = performance.now();
-    }
+    if (m && m.text instanceof Uint8Array) m = decoder.decode(m.text);
+    if (typeof m === "string") note(m);
     return send.apply(this, arguments);
   };
-})();"""
+}"""
 
 
 def studio(url: str, windows: int, seconds: float) -> dict:
@@ -150,9 +160,9 @@ def studio(url: str, windows: int, seconds: float) -> dict:
                  "parts": [], "track": []}
     with FakeVTS() as fake, harness.browser(video) as b:
         page = b.new_page(viewport={"width": 1280, "height": 800})
-        page.add_init_script(SENT_HOOK)
         page.goto(url + "/")
         harness.wait_ready(page)
+        page.evaluate(SENT_HOOK)
         origin = page.evaluate("performance.timeOrigin")
         page.click("#tab-output")
         page.fill("#vts-port", str(fake.port))

@@ -1,14 +1,23 @@
 // One WebSocket, run in this worker for web/socket.js: Chromium's WebSocket.send costs the
 // page's thread 0.2-0.3 ms inside a camera frame (a postMessage here costs about 6 us), and
 // a peer that answers every frame (VTube Studio's injection responses) no longer wakes the
-// page's Python. Data to send arrives as-is (a string or bytes); anything else is a command.
+// page's Python. Data to send comes through the shared ring (web/ring.js) when the page has
+// one, else by message as-is (a string, bytes, or {text: UTF-8 bytes}); anything else is a
+// command. A module worker.
+import { MessageRing } from "./ring.js";
+
 let ws = null;
+let ring = null;
 let drop = "";
 let stats = null;
 const decoder = new TextDecoder();
 
 function post(msg) {
   self.postMessage(msg);
+}
+
+function sendOut(bytes, text) {
+  if (ws && ws.readyState === 1) ws.send(text ? decoder.decode(bytes) : bytes);
 }
 
 function open(url) {
@@ -43,7 +52,15 @@ self.onmessage = (e) => {
   } else if (m.open) {
     drop = m.drop || "";
     open(m.open);
+    if (m.ring) {
+      ring = new MessageRing(m.ring);
+      ring.watch(sendOut);
+    }
   } else if (m.close && ws) {
+    if (ring) {
+      ring.take(sendOut); // what the page wrote before it closed still goes out first
+      ring.stop();
+    }
     ws.onopen = ws.onmessage = ws.onclose = null;
     clearInterval(stats);
     ws.close();

@@ -5,25 +5,43 @@
 // contain `drop` are never handed to the page (a per-frame acknowledgement nobody reads).
 // `attach(slot, bytes)` and `sendAttached(slot, n, text)` send from Python's own buffers
 // (below): from Pyodide, one call per message, against two to refill a Uint8Array and hand it
-// over (which cost a third of passing a 1 kB string).
+// over (which cost a third of passing a 1 kB string). Messages reach the worker through a
+// shared ring (web/ring.js) where the page is cross-origin isolated, in order; elsewhere by
+// postMessage.
+import { MessageRing, ringSupported } from "./ring.js";
+
 const WORKER_URL = new URL("./socket-worker.js", import.meta.url);
+const encoder = new TextEncoder();
 
 export class OffThreadSocket {
-  constructor(url, drop = "") {
+  constructor(url, drop = "", ring = ringSupported()) {
     this.url = url;
     this.readyState = 0;
     this.bufferedAmount = 0;
+    this.dropped = 0; // messages not sent because the worker was a whole ring behind
     this.onopen = this.onmessage = this.onclose = null;
-    this.worker = new Worker(WORKER_URL);
+    this.ring = ring ? new MessageRing() : null;
+    this.worker = new Worker(WORKER_URL, { type: "module" });
     this.worker.onmessage = (e) => this._event(e.data);
-    this.worker.postMessage({ open: url, drop });
+    this.worker.postMessage({ open: url, drop, ring: this.ring && this.ring.sab });
     this.send = this.send.bind(this); // handed to Python once, called per frame
     this.sendAttached = this.sendAttached.bind(this);
     this.slots = [];
   }
 
   send(data) {
-    if (this.readyState === 1) this.worker.postMessage(data);
+    if (this.readyState !== 1) return;
+    if (this.ring) {
+      const text = typeof data === "string";
+      const bytes = text ? encoder.encode(data)
+        : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+          : new Uint8Array(data);
+      if (MessageRing.fits(bytes.length)) {
+        if (!this.ring.put(bytes, text)) this.dropped++;
+        return;
+      }
+    }
+    this.worker.postMessage(data); // (with a ring, only what could never fit in it)
   }
 
   // `bytes` is a PyProxy of a bytearray the caller refills in place (never resizes): kept,
@@ -45,7 +63,12 @@ export class OffThreadSocket {
       s.buffer = s.proxy.getBuffer("u8");
     }
     const data = s.buffer.data;
-    const copy = data.slice(0, n < 0 ? data.length : n);
+    const view = n < 0 ? data : data.subarray(0, n);
+    if (this.ring && MessageRing.fits(view.length)) {
+      if (!this.ring.put(view, text)) this.dropped++;
+      return;
+    }
+    const copy = view.slice();
     this.worker.postMessage(text ? { text: copy } : copy, [copy.buffer]);
   }
 

@@ -131,10 +131,11 @@ def test_vts_allow_once_smile_expressions_and_recovery(app_url, videos, open_pag
 
 
 # web/socket.js with a stand-in for Pyodide's PyProxy of a bytearray: `getBuffer` views its
-# memory, and "growing" the memory detaches the old view (as WebAssembly memory growth does)
-ATTACHED_SEND = """async (port) => {
+# memory, and "growing" the memory detaches the old view (as WebAssembly memory growth does).
+# Then enough messages, a frame's worth at a time, to wrap the shared ring round.
+ATTACHED_SEND = """async ([port, ring]) => {
   const { OffThreadSocket } = await import("/web/socket.js");
-  const ws = new OffThreadSocket(`ws://127.0.0.1:${port}`);
+  const ws = new OffThreadSocket(`ws://127.0.0.1:${port}`, "", ring);
   await new Promise((resolve) => { ws.onopen = resolve; });
   let memory = new ArrayBuffer(4096);
   const counts = { released: 0, destroyed: 0, copies: 0 };
@@ -144,9 +145,11 @@ ATTACHED_SEND = """async (port) => {
                            release() { counts.released++; } }; },
     destroy() { counts.destroyed++; },
   };
+  const message = (id) => JSON.stringify({ apiName: "VTubeStudioPublicAPI",
+    apiVersion: "1.0", requestID: id, messageType: "APIStateRequest",
+    data: { pad: "x".repeat(1000 + (id.length * 37) % 101) } });
   const put = (id) => {
-    const bytes = new TextEncoder().encode(JSON.stringify({ apiName: "VTubeStudioPublicAPI",
-      apiVersion: "1.0", requestID: id, messageType: "APIStateRequest" }));
+    const bytes = new TextEncoder().encode(message(id));
     new Uint8Array(memory, 64).set(bytes);
     return bytes.length;
   };
@@ -156,19 +159,31 @@ ATTACHED_SEND = """async (port) => {
   memory = new ArrayBuffer(8192);
   structuredClone(old, { transfer: [old] });  // detached, as after memory growth
   ws.sendAttached(0, put("after"), true);
+  for (let i = 0; i < 600; i++) {
+    if (i % 2) ws.send(message(`m${i}`));
+    else ws.sendAttached(0, put(`m${i}`), true);
+    if (i % 3 === 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   await new Promise((resolve) => setTimeout(resolve, 300));
   ws.close();
-  return counts;
+  return { ...counts, ring: !!ws.ring, dropped: ws.dropped };
 }"""
 
 
-def test_socket_sends_from_python_memory_after_it_grew(app_url):
-    """The outputs' socket reads each message out of Python's buffer (one call per message);
-    the view is taken again once WebAssembly memory grew, and released on close."""
+@pytest.mark.parametrize("ring", [True, False], ids=["shared ring", "postMessage"])
+def test_socket_sends_from_python_memory_in_order(app_url, ring):
+    """The outputs' socket reads each message out of Python's buffer (one call per message),
+    through the shared ring or by postMessage, every message in order, the ring wrapped round
+    several times; the view is taken again once WebAssembly memory grew, and released on
+    close."""
     with FakeVTS() as fake, harness.browser() as b:
         page = b.new_page()
         page.goto(app_url + "/web/stage.html")
-        counts = page.evaluate(ATTACHED_SEND, fake.port)
-        assert fake.wait(lambda: len(fake.messages("APIStateRequest")) == 2)
-        assert [m["requestID"] for m in fake.messages("APIStateRequest")] == ["before", "after"]
-        assert counts == {"released": 2, "destroyed": 1, "copies": 1}
+        got = page.evaluate(ATTACHED_SEND, [fake.port, ring])
+        ids = ["before", "after"] + [f"m{i}" for i in range(600)]
+        assert fake.wait(lambda: len(fake.messages("APIStateRequest")) >= len(ids))
+        sent = fake.messages("APIStateRequest")
+        assert [m["requestID"] for m in sent] == ids
+        assert all(len(m["data"]["pad"]) == 1000 + (len(m["requestID"]) * 37) % 101
+                   for m in sent)
+        assert got == {"released": 2, "destroyed": 1, "copies": 1, "ring": ring, "dropped": 0}
