@@ -21,7 +21,9 @@
    - camera frames per second with the VTS output on and off, alternating windows in one run;
    - the outputs' Python per frame again with a trained model imported (trained on synthetic
      clips, for timing only), as a streamer runs it: without one, the output frame computes
-     the rule targets from the blendshapes every frame.
+     the rule targets from the blendshapes every frame;
+   - then, in the live loop, the message handed to the socket worker through the shared ring
+     (web/ring.js) against by postMessage, alternating windows in the same page.
 
 Prints tables of medians. Usage: .venv/bin/python scripts/bench_vts.py [--windows 3]
 [--seconds 6]
@@ -215,6 +217,31 @@ def studio(url: str, windows: int, seconds: float) -> dict:
         out["model_us"] = window(page, seconds)[1]
         out["model_parts"] = page.evaluate(PARTS_JS)
         out["model_params"] = len(fake.last_values())
+        out["handover"] = handover_ab(page, fake, seconds)
+    return out
+
+
+# The page's socket made with or without the shared ring (web/ring.js), for the A/B below.
+RING_PATCH = """async (ring) => { const { OffThreadSocket } = await import("/web/socket.js");
+  mimicBridge.openSocket = (url, drop = "") => new OffThreadSocket(url, drop, ring); }"""
+
+
+def handover_ab(page, fake: FakeVTS, seconds: float, rounds: int = 2) -> dict[bool, list]:
+    """The outputs' live-loop median with the message handed to the socket worker through
+    the shared ring and by postMessage, alternating in the same page (reconnecting each
+    time): {True: [us, ...], False: [...]}."""
+    out: dict[bool, list] = {True: [], False: []}
+    for _ in range(rounds):
+        for ring in (True, False):
+            page.evaluate(RING_PATCH, ring)
+            set_on(page, False)
+            time.sleep(0.5)
+            start = len(fake.injections)
+            set_on(page, True)
+            fake.wait(lambda start=start: len(fake.injections) > start + 30, 30)
+            if page.evaluate("!!mimicApp.vts.ws && !!mimicApp.vts.ws.ring") != ring:
+                raise RuntimeError("the socket did not take the ring setting")
+            out[ring].append(window(page, max(seconds, 9.0))[1])  # the hub keeps 256 frames
     return out
 
 
@@ -252,6 +279,10 @@ def main() -> None:
           f"{s['hub_only']:.1f} | |")
     parts([s["model_parts"]], f"a trained model ({s['model_params']} parameters)")
     print(f"| ... the same in the live loop (us) | {s['model_us']:.1f} | |")
+    ab = s["handover"]
+    print(f"| ... the same in the live loop, the message handed over through the shared ring / "
+          f"by postMessage, alternating (us) | {statistics.median(ab[True]):.1f} / "
+          f"{statistics.median(ab[False]):.1f} | {len(ab[True])} windows each |")
     print(f"| handing 1.1 kB to the socket worker, from JS once per frame (us) | "
           f"{s['js_send'][0]:.1f} | p90 {s['js_send'][1]:.1f} |")
     print(f"| camera frame to fake VTS receiving its injection (ms), {len(lat)} frames | "
