@@ -101,6 +101,16 @@ def synthetic_model(out: Path) -> Path:
     return out / "face.mimic"
 
 
+# An output's socket (mimicApp.vmc or .vts) handed a shared ring that its worker never reads,
+# all but 60 bytes already taken: as if the worker had fallen a whole ring behind.
+STALL_SOCKET = """async (output) => {
+  const { MessageRing, RING_BYTES } = await import("/web/ring.js");
+  const ring = new MessageRing();
+  ring.put(new Uint8Array(RING_BYTES - 64), false);
+  mimicApp[output].ws.ring = ring;
+}"""
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

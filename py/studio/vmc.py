@@ -52,6 +52,7 @@ class VmcOutput:
         self.frames = 0
         self._send: Any = None
         self.rate = 0.0
+        self.lost = 0  # datagrams the socket could not hand over (its worker a ring behind)
         self.target = ""
         self.error = ""
         self._proxies: list[Any] = []
@@ -248,6 +249,9 @@ class VmcOutput:
             state = "on"
             text = (f"Connected: {self.rate:.0f} messages/s to "
                     f"{self.target or 'the relay'}.")
+            if self.lost:
+                text += (f" {self.lost} datagrams lost (the page's socket worker fell "
+                         "behind).")
             if self.error:
                 text += f" Last error: {self.error}."
         elif self.error and relay_url() is None:
@@ -268,6 +272,8 @@ class VmcOutput:
             before = self.sent
             await asyncio.sleep(1.0)
             self.rate = float(self.sent - before)
+            if self.open:
+                self.lost = int(self.ws.dropped)
             if self.settings["on"]:
                 self.show()
 

@@ -43,6 +43,7 @@ class VtsOutput:
         self.layout = -1
         self.labels: list[str] = []  # learned expressions shown in the mapping table
         self.dropped = 0
+        self.lost = 0  # messages the socket could not hand over (its worker a ring behind)
         self._shown: tuple = ()
         self._rate = 0.0
         self._next_try = 0.0
@@ -292,6 +293,7 @@ class VtsOutput:
         self._send(self.session.keepalive(js.performance.now() * 0.001))
         if self._open:
             self._busy = self.ws.bufferedAmount > MAX_BUFFERED
+            self.lost = int(self.ws.dropped)
         now = time.monotonic()
         if self.on and self.ws is None and now >= self._next_try:
             self.connect()
@@ -362,6 +364,8 @@ class VtsOutput:
             text = f"{self._rate:.0f} messages/s"
             if self.dropped:
                 text += f", {self.dropped} frames dropped (VTube Studio busy)"
+            if self.lost:
+                text += f", {self.lost} messages lost (the page's socket worker fell behind)"
         else:
             text = ""
         if s.error and s.error.lower() not in s.status.lower():  # not said twice

@@ -148,6 +148,11 @@ def test_a_smile_reaches_a_vmc_receiver_through_the_relay(vmc_url, listener, ope
     page.click("#tab-output")
     assert page.get_attribute("#vmc-on", "aria-pressed") == "true"
     assert page.is_checked("#vmc-perfect-sync")
+    # the socket worker a whole ring behind: the datagrams it could not take are said
+    assert "lost" not in page.text_content("#vmc-status")
+    page.evaluate(harness.STALL_SOCKET, "vmc")
+    page.wait_for_function("/\\d+ datagrams lost/.test("
+                           "document.querySelector('#vmc-status').textContent)")
     assert not p.errors, p.errors
 
 

@@ -127,6 +127,12 @@ def test_vts_allow_once_smile_expressions_and_recovery(app_url, videos, open_pag
         page.wait_for_selector('#vts-map select[data-label="relaxed"]')
         assert page.input_value('#vts-map select[data-label="relaxed"]') == ""
         assert fake.dialogs == 2
+        # the socket worker falling a whole ring behind (a ring nobody reads): what could
+        # not be handed over is counted and said, not lost silently
+        assert "lost" not in page.text_content("#vts-stats")
+        page.evaluate(harness.STALL_SOCKET, "vts")
+        page.wait_for_function("/\\d+ messages lost/.test("
+                               "document.querySelector('#vts-stats').textContent)")
         assert p.errors == []
 
 
