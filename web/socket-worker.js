@@ -16,8 +16,9 @@ function post(msg) {
   self.postMessage(msg);
 }
 
-function sendOut(bytes, text) {
-  if (ws && ws.readyState === 1) ws.send(text ? decoder.decode(bytes) : bytes);
+// `data` as it should go out, or UTF-8 bytes of a text message when `text`.
+function sendOut(data, text) {
+  if (ws && ws.readyState === 1) ws.send(text ? decoder.decode(data) : data);
 }
 
 function open(url) {
@@ -46,9 +47,9 @@ function open(url) {
 self.onmessage = (e) => {
   const m = e.data;
   if (typeof m === "string" || m instanceof ArrayBuffer || ArrayBuffer.isView(m)) {
-    if (ws && ws.readyState === 1) ws.send(m);
+    sendOut(m, false);
   } else if (m.text) {
-    if (ws && ws.readyState === 1) ws.send(decoder.decode(m.text));
+    sendOut(m.text, true);
   } else if (m.open) {
     drop = m.drop || "";
     open(m.open);

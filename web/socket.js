@@ -36,12 +36,17 @@ export class OffThreadSocket {
       const bytes = text ? encoder.encode(data)
         : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
           : new Uint8Array(data);
-      if (MessageRing.fits(bytes.length)) {
-        if (!this.ring.put(bytes, text)) this.dropped++;
-        return;
-      }
+      if (this._ringTook(bytes, text)) return;
     }
     this.worker.postMessage(data); // (with a ring, only what could never fit in it)
+  }
+
+  // Whether the message went into the ring (or was dropped and counted, the worker a whole
+  // ring behind); false when there is no ring or it could never fit: post it instead.
+  _ringTook(bytes, text) {
+    if (!this.ring || !MessageRing.fits(bytes.length)) return false;
+    if (!this.ring.put(bytes, text)) this.dropped++;
+    return true;
   }
 
   // `bytes` is a PyProxy of a bytearray the caller refills in place (never resizes): kept,
@@ -64,10 +69,7 @@ export class OffThreadSocket {
     }
     const data = s.buffer.data;
     const view = n < 0 ? data : data.subarray(0, n);
-    if (this.ring && MessageRing.fits(view.length)) {
-      if (!this.ring.put(view, text)) this.dropped++;
-      return;
-    }
+    if (this._ringTook(view, text)) return;
     const copy = view.slice();
     this.worker.postMessage(text ? { text: copy } : copy, [copy.buffer]);
   }
