@@ -25,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "py"))
 
 import lipsync
 from mimic.tfjs import DenseLayer
+from mimic.voice import LAYOUT
 from mimic.voicemodel import train_picker
 
 SCALES = (0.85, 0.9, 1.0, 1.1, 1.15)
-HIDDEN = 8
+HIDDEN = 16
 ALPHA = 1e-3
 MAX_ITER = 500
 GATE_DB = -48.0
@@ -75,16 +76,23 @@ def fit(clips_by_scale: dict[float, list[lipsync.Utterance]],
 
 
 def source(layers: list[DenseLayer], frames: int) -> str:
+    def numbers(a: np.ndarray, indent: str) -> str:
+        """Eight numbers a line, so the written module keeps to the line length."""
+        lines = [", ".join(f"{v:.4f}" for v in a[i:i + 8]) for i in range(0, len(a), 8)]
+        return f",\n{indent}".join(lines)
+
     def rows(a: np.ndarray) -> str:
-        return "\n".join("    [" + ", ".join(f"{v:.4f}" for v in r) + "]," for r in a)
+        return "\n".join("    [" + numbers(r, "     ") + "]," for r in a)
 
     def vector(a: np.ndarray) -> str:
-        return "[" + ", ".join(f"{v:.4f}" for v in a) + "]"
+        return "[" + numbers(a, "    ") + "]"
 
     (k1, b1), (k2, b2) = ((la.kernel, la.bias) for la in layers)
+    nb = len(LAYOUT.bands)
     return f'''"""The default voice-to-vowel mapping: a small network fitted on real speech.
 
-Written by scripts/fit_voice_default.py (do not edit by hand): five band shapes -> {HIDDEN}
+Written by scripts/fit_voice_default.py (do not edit by hand): the band shapes of
+`mimic.voice.LAYOUT` ({nb} bands, this hop and the {LAYOUT.context} before it) -> {HIDDEN}
 tanh units -> softmax over aa, ih, ou, ee, oh, fitted on {frames} vowel hops of a real
 reader's speech, resampled so that every frequency moved by {", ".join(f"{s:g}" for s in SCALES)}
 (vocal tracts from longer to shorter), each hop counting once.

@@ -55,23 +55,26 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
     return path
 
 
-def voice_features(samples: np.ndarray) -> np.ndarray:
+def voice_features(samples: np.ndarray, layout=None) -> np.ndarray:
     """The voice's features hop by hop (100 a second), as the page computes them: the page
-    hears the microphone at 12 kHz (web/mic.js), so the 48 kHz speech is resampled first."""
+    hears the microphone at 12 kHz (web/mic.js), so the 48 kHz speech is resampled first.
+    `layout`: a `mimic.voice.Layout` other than today's."""
     from scipy.signal import resample_poly
 
-    from mimic.voice import VoiceFeatures
+    from mimic.voice import LAYOUT, VoiceFeatures
 
     heard = resample_poly(samples, 1, RATE // MIC_RATE).astype(np.float32)
-    extractor = VoiceFeatures(MIC_RATE, max_hops=len(heard) // (MIC_RATE // 100) + 1)
+    extractor = VoiceFeatures(MIC_RATE, max_hops=len(heard) // (MIC_RATE // 100) + 1,
+                              layout=layout or LAYOUT)
     return extractor.rows[:extractor.push(heard)].copy()
 
 
 def spoken_takes(takes: tuple[tuple[int, int], ...] = ((50, 80), (38, 105)),
-                 seed: int = 3) -> list:
+                 seed: int = 3, layout=None) -> list:
     """Takes of the five visemes said by one synthetic voice (one take per (pitch, speed)),
     and a quiet neutral take each time, with a synthetic face's camera frames; each frame
-    keeps the voice's latest hop, as the studio's recorder does."""
+    keeps the voice's latest hop, as the studio's recorder does (in `layout`, by default
+    today's)."""
     from mimic.synthetic import SyntheticFace
     from mimic.voice import VISEMES
 
@@ -81,7 +84,7 @@ def spoken_takes(takes: tuple[tuple[int, int], ...] = ((50, 80), (38, 105)),
         for label in (*VISEMES, "neutral"):
             said = vowels(label, pitch, speed) if label != "neutral" else np.zeros(2 * RATE)
             said = (said + rng.normal(0, 3e-4, len(said))).astype(np.float32)  # the room
-            rows = voice_features(said)
+            rows = voice_features(said, layout)
             clip = face.clip(label, seconds=len(rows) / 100.0, session=session)
             clip.audio = rows[np.minimum((clip.timestamps * 100).astype(np.intp), len(rows) - 1)]
             clips.append(clip.validate())

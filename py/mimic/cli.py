@@ -199,8 +199,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def _voice_columns(model: Any, clip: Clip) -> list[list[str]]:
-    """The learned voice's visemes per frame, as live (empty for a take without sound)."""
-    if clip.audio is None:
+    """The learned voice's visemes per frame, as live (empty for a take without sound, or
+    with sound in another feature layout than the voice reads)."""
+    if clip.audio is None or clip.audio.shape[1] != model.voice_.layout.width:
         return [[""] * len(VISEMES)] * len(clip.frames)
     mouth = model.voice_.mouth(hop_s=1.0 / clip.fps)
     out = np.zeros(len(VISEMES), np.float32)

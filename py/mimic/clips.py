@@ -8,11 +8,13 @@ JSON is for people and other tools. The binary format is compact and checksummed
 
     b"MIMICCLP" | u16 version | u32 header length | header JSON (utf-8)
     | frames float32 LE (n x 52) | timestamps float64 LE (n)
-    | [audio features float32 LE (n x 6), when the header says "audio": 6]
+    | [audio features float32 LE (n x w), when the header says "audio": w]
     | u32 CRC32 of all the above
 
 A take recorded with the microphone on keeps the voice's features frame by frame
-(`mimic.voice`: level and five band shapes, never the sound itself); older files have none.
+(`mimic.voice`: level and band shapes, never the sound itself); older files have none. Their
+width names the layout that recorded them (`mimic.voice.LAYOUTS`): 25 today (eight bands, with
+the two hops before), 6 in takes from before 2026-12 (five bands).
 
 `dump_clips` stores many clips in one container:
 
@@ -37,6 +39,7 @@ from mimic import safejson
 from mimic.blendshapes import COUNT, NAMES
 from mimic.targets import canonical, group_of
 from mimic.voice import FEATURES as AUDIO_FEATURES
+from mimic.voice import LAYOUTS
 
 __all__ = ["WEIGHT_SLACK", "Clip", "ClipFormatError", "dump_clips", "first_outside_weights",
            "load_clips"]
@@ -249,7 +252,7 @@ class Clip:
         self.validate()
         meta = {**self._meta(), "n": len(self.frames)}
         if self.audio is not None:
-            meta["audio"] = AUDIO_FEATURES
+            meta["audio"] = self.audio.shape[1]
         header = json.dumps(meta, allow_nan=False, separators=(",", ":")).encode()
         body = b"".join((
             _PREFIX.pack(CLIP_MAGIC, VERSION, len(header)), header,
@@ -270,9 +273,9 @@ class Clip:
         meta = _parse_header(data[_PREFIX.size:start])
         n = meta.get("n") if meta else None
         cols = meta.get("audio", 0) if meta else 0
-        if cols not in (0, AUDIO_FEATURES) or isinstance(cols, bool):
+        if cols not in (0, *LAYOUTS) or isinstance(cols, bool):
             raise ClipFormatError(f"clip header has {cols!r} audio features per frame; this "
-                                  f"Mimic records {AUDIO_FEATURES}")
+                                  f"Mimic reads {' or '.join(map(str, LAYOUTS))}")
         expected = start + n * (COUNT + cols) * 4 + n * 8 + 4 if _is_count(n) else None
         _check_crc(data, expected, "clip")
         if meta is None:
@@ -294,7 +297,7 @@ def _check_audio(audio: Any, n: int) -> None:
         return
     if not isinstance(audio, np.ndarray) or audio.dtype != np.float32:
         raise ClipFormatError("clip audio features must be a float32 array")
-    if audio.shape != (n, AUDIO_FEATURES):
+    if audio.ndim != 2 or audio.shape[0] != n or audio.shape[1] not in LAYOUTS:
         raise ClipFormatError(f"clip has {n} frames but audio features of shape {audio.shape}; "
                               f"expected ({n}, {AUDIO_FEATURES})")
     if not np.isfinite(audio).all():

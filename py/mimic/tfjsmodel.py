@@ -1,7 +1,7 @@
 """A face model as a TensorFlow.js Layers model (model.json + weights) and back.
 
 The camera network is the Layers model itself, so `tf.loadLayersModel` runs it as it is. A
-learned voice has another input (five band shapes, not 52 blendshapes), so it cannot be part
+learned voice has another input (band shapes, not 52 blendshapes), so it cannot be part
 of the same Sequential; it rides in the model's `userDefinedMetadata.voice` as plain JSON
 numbers (its level range and its two small dense layers), which a TF.js app reads with
 `model.getUserDefinedMetadata()` and this module reads back on import. Files without it

@@ -7,11 +7,12 @@ ee = え (bed), oh = お (go).
 Why these features: the jaw follows loudness, and which vowel is said shows in where the
 voice's energy sits (the first two formants): "aa" is loud around 700-1200 Hz, "ih" puts
 energy high (2000-3500 Hz) and little in the middle, "ee" a little lower, "ou" keeps nearly
-all of it low (250-500 Hz), "oh" sits between. Five bands' log energies relative to their
-mean describe that shape whatever the loudness; the level in dB says how open the mouth is.
-Measured on a real reader (scripts/bench_lipsync.py), smoothing these over hops, longer
-windows and per-speaker running normalisation did not read vowels better at the same delay;
-what made the default work on real voices is how it is fitted (`default_layers`).
+all of it low (250-500 Hz), "oh" sits between. Eight bands' log energies relative to their
+mean describe that shape whatever the loudness, and those of the two hops before show where
+it is heading (`LAYOUT`); the level in dB says how open the mouth is. Measured on a real
+reader (scripts/bench_lipsync.py), smoothing these over hops, longer windows and per-speaker
+running normalisation did not read vowels better at the same delay; what made the default
+work on real voices is how it is fitted (`default_layers`).
 
 The work is a few matrix products and in-place operations on buffers made once (the DFT
 columns for the bins that matter, with the window folded in), for all the hops a camera frame
@@ -22,19 +23,68 @@ No audio is kept: only these features.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from mimic.tfjs import DenseLayer
 
-__all__ = ["BANDS_HZ", "SILENT", "SOURCES", "VISEMES", "VoiceFeatures", "VoiceMouth",
-           "default_layers", "fuse_mouth", "mouth_opening", "read_visemes"]
+__all__ = ["BANDS_HZ", "LAYOUT", "LAYOUT_V1", "SILENT", "SOURCES", "VISEMES", "Layout",
+           "VoiceFeatures", "VoiceMouth", "default_layers", "fuse_mouth", "layout_of",
+           "mouth_opening", "read_visemes"]
 
 VISEMES = ("aa", "ih", "ou", "ee", "oh")  # あ, い, う, え, お
-BANDS_HZ = ((250, 500), (500, 900), (900, 1500), (1500, 2500), (2500, 3800))
-FEATURES = 1 + len(BANDS_HZ)  # level (dB), then each band's log energy less their mean
-# The features of a hop in which nothing was heard (-100 dB, a flat spectrum): what a frame
-# of a take gets when the microphone was turned off during it.
-SILENT = np.array([-100.0, 0.0, 0.0, 0.0, 0.0, 0.0], np.float32)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a row of voice features holds: the level (dB), then each band's log energy less
+    their mean for this hop and for the `context` hops before it (newest first).
+
+    Takes keep one row per camera frame, so the layout is part of the stored data: a clip's
+    audio width says which layout recorded it, and a voice learned from it reads that layout.
+    """
+
+    bands: tuple[tuple[int, int], ...]
+    context: int
+
+    @property
+    def width(self) -> int:
+        return 1 + len(self.bands) * (1 + self.context)
+
+    def silent(self) -> np.ndarray:
+        """A hop in which nothing was heard (-100 dB, a flat spectrum): what a frame of a
+        take gets when the microphone was turned off during it."""
+        row = np.zeros(self.width, np.float32)
+        row[0] = -100.0
+        return row
+
+
+# Why eight bands and two hops back (measured on a real reader, scripts/bench_lipsync.py,
+# each clip held out): narrower bands follow the second formant, which tells ih from ee and ou
+# from oh, and the two previous hops (20 ms) show where the formants are heading; together
+# they read 2-3 points more vowel hops right than five bands alone (either alone: under 1).
+LAYOUT = Layout(((250, 400), (400, 600), (600, 850), (850, 1150), (1150, 1550),
+                 (1550, 2100), (2100, 2800), (2800, 3800)), context=2)
+# Before 2026-12: five bands, no context. Takes recorded then keep it, and so do the voices
+# learned from them.
+LAYOUT_V1 = Layout(((250, 500), (500, 900), (900, 1500), (1500, 2500), (2500, 3800)),
+                   context=0)
+LAYOUTS = {la.width: la for la in (LAYOUT, LAYOUT_V1)}
+BANDS_HZ = LAYOUT.bands
+FEATURES = LAYOUT.width
+SILENT = LAYOUT.silent()
+
+
+def layout_of(width: int) -> Layout:
+    """The layout that writes rows `width` wide (ValueError for none)."""
+    try:
+        return LAYOUTS[int(width)]
+    except KeyError:
+        known = " or ".join(str(w) for w in LAYOUTS)
+        raise ValueError(f"voice features {width} wide; Mimic knows {known}") from None
+
+
 # How far each viseme opens the jaw (an avatar's "aa" is the widest): used to mix visemes
 # into one jaw opening, and to compare mouths.
 OPENING = np.array([1.0, 0.4, 0.35, 0.45, 0.7], np.float32)
@@ -67,7 +117,7 @@ def mouth_opening(visemes: np.ndarray) -> float:
 
 
 class VoiceFeatures:
-    """Spectral features of a mono stream, one row per `hop_s` hop.
+    """Spectral features of a mono stream, one row per `hop_s` hop, in `layout`.
 
     `push(samples)` takes any number of new samples and returns how many hops it completed;
     their features are in `rows[:n]` (a buffer reused by the next call). A camera frame
@@ -76,27 +126,30 @@ class VoiceFeatures:
     not once a hop. More than `max_hops` hops at once (after a stall) keeps the newest.
     """
 
-    def __init__(self, sample_rate: float, hop_s: float = 0.01, max_hops: int = 16) -> None:
+    def __init__(self, sample_rate: float, hop_s: float = 0.01, max_hops: int = 16,
+                 layout: Layout = LAYOUT) -> None:
         self.rate = float(sample_rate)
+        self.layout = layout
         self.hop = max(1, round(self.rate * hop_s))
         self.size = 1 << int(np.ceil(np.log2(self.hop)))  # one hop or a little more: 128 at 12 kHz
+        bands, ctx = layout.bands, layout.context
         freqs = np.fft.rfftfreq(self.size, 1.0 / self.rate)
-        bins = np.flatnonzero((freqs >= BANDS_HZ[0][0]) & (freqs < BANDS_HZ[-1][1]))
+        bins = np.flatnonzero((freqs >= bands[0][0]) & (freqs < bands[-1][1]))
         t = np.arange(self.size)
         window = np.hanning(self.size)
         angle = 2 * np.pi * np.outer(bins, t) / self.size
         # (size, 2 bins): windows @ dft gives the real parts, then the imaginary ones
         self.dft = np.ascontiguousarray(np.concatenate(
             [np.cos(angle) * window, np.sin(angle) * window]).T.astype(np.float32))
-        nb = len(BANDS_HZ)
+        nb = len(bands)
         # power spectrum -> [band energies..., 0]; the last column gets the mean square
         member = np.zeros((len(bins), nb + 1), np.float32)
-        for b, (lo, hi) in enumerate(BANDS_HZ):
+        for b, (lo, hi) in enumerate(bands):
             inside = (freqs[bins] >= lo) & (freqs[bins] < hi)
             member[inside, b] = 1.0 / max(1, inside.sum())
         self.bands = member
         # log10 of [bands..., mean square] -> [level dB, bands less their mean]: one product
-        self._finish = np.zeros((nb + 1, FEATURES), np.float32)
+        self._finish = np.zeros((nb + 1, 1 + nb), np.float32)
         self._finish[nb, 0] = 10.0
         self._finish[:nb, 1:] = np.eye(nb) - 1.0 / nb
         self._floor = np.array([1e-12] * nb + [1e-10], np.float32)
@@ -104,7 +157,10 @@ class VoiceFeatures:
         # history: the `size` samples up to the last hop boundary, then the pending ones
         self.samples = np.zeros(self.size + (max_hops + 1) * self.hop, np.float32)
         self.pending = 0  # samples after the last hop boundary
-        self.rows = np.zeros((max_hops, FEATURES), np.float32)
+        self.rows = np.zeros((max_hops, layout.width), np.float32)
+        # each hop's own [level, shapes], after the `ctx` hops before it (silent at first)
+        self._hops = np.zeros((ctx + max_hops, 1 + nb), np.float32)
+        self._hops[:, 0] = -100.0
         n, half = max_hops, len(bins)
         self._windows = np.zeros((n, self.size), np.float32)
         self._squares = np.zeros((n, self.size), np.float32)
@@ -118,9 +174,17 @@ class VoiceFeatures:
         self._views = [None] + [np.lib.stride_tricks.as_strided(
             self.samples[self.hop:], shape=(h, self.size), strides=(self.hop * item, item),
             writeable=False) for h in range(1, n + 1)]
-        self._bufs = [None] + [tuple(b[:h] for b in (
+        self._bufs = [None] + [(*(b[:h] for b in (
             self._windows, self._squares, self._spectra, self._power, self._energy,
-            self._level, self.rows)) for h in range(1, n + 1)]
+            self._level)), self._hops[ctx:ctx + h]) for h in range(1, n + 1)]
+        # rows[:h] = this hop's [level, shapes], then the shapes of the hops 1..ctx before:
+        # (destination, source) views, made once
+        self._context = [None] + [
+            [(self.rows[:h, :1 + nb], self._hops[ctx:ctx + h])]
+            + [(self.rows[:h, 1 + k * nb:1 + (k + 1) * nb], self._hops[ctx - k:ctx - k + h, 1:])
+               for k in range(1, ctx + 1)]
+            + ([(self._hops[:ctx], self._hops[h:h + ctx])] if ctx else [])
+            for h in range(1, n + 1)]
 
     def push(self, samples: np.ndarray) -> int:
         room = self.hop * len(self.rows) - self.pending
@@ -133,6 +197,8 @@ class VoiceFeatures:
         self.pending = (self.pending + len(samples)) % self.hop
         if hops:
             self._features(hops)
+            for dst, src in self._context[hops]:
+                np.copyto(dst, src)
             done = hops * self.hop
             self.samples[:end - done] = self.samples[done:end]
         return hops
@@ -140,7 +206,7 @@ class VoiceFeatures:
     def _features(self, h: int) -> None:
         # Only dot, multiply, add and log10: inside the camera loop each kind of numpy call
         # costs tens of microseconds the first time in a frame (cold code), so few kinds.
-        windows, squares, spectra, power, energy, level, rows = self._bufs[h]
+        windows, squares, spectra, power, energy, level, hops = self._bufs[h]
         np.copyto(windows, self._views[h])
         np.multiply(windows, windows, out=squares)
         np.dot(squares, self._per_sample, out=level)  # mean square of each window
@@ -152,15 +218,18 @@ class VoiceFeatures:
         energy[:, -1] = level
         np.add(energy, self._floor, out=energy)
         np.log10(energy, out=energy)
-        np.dot(energy, self._finish, out=rows)
+        np.dot(energy, self._finish, out=hops)
 
 
-def default_layers() -> list[DenseLayer]:
-    """The untrained vowel picker: five band shapes -> 8 tanh units -> softmax over the
-    visemes, fitted on real speech (`mimic.voicedefault`, written by
+def default_layers(layout: Layout = LAYOUT) -> list[DenseLayer]:
+    """The untrained vowel picker for rows in `layout`: band shapes -> tanh units -> softmax
+    over the visemes, fitted on real speech (`mimic.voicedefault`, written by
     scripts/fit_voice_default.py); a trained voice (`mimic.voicemodel`) replaces it by a
     network of its own."""
-    from mimic import voicedefault as d
+    if layout == LAYOUT_V1:
+        from mimic import voicedefault_v1 as d
+    else:
+        from mimic import voicedefault as d
 
     return [DenseLayer(d.KERNEL1, d.BIAS1, "tanh"), DenseLayer(d.KERNEL2, d.BIAS2, "softmax")]
 

@@ -8,8 +8,10 @@ their voice features (kept frame by frame in the clip) train:
 - the level range: room noise (the quietest frames of every take recorded with sound) to
   the voice at full strength (the loud end of the viseme takes), giving the gate below which
   the mouth stays shut and the level at which it is fully open;
-- the vowel picker: a small network (five band shapes -> tanh -> softmax over the visemes
+- the vowel picker: a small network (band shapes -> tanh -> softmax over the visemes
   recorded) trained on the frames loud enough to be speech, with scipy's L-BFGS at fit time.
+  It reads the feature layout its takes were recorded in (`mimic.voice.LAYOUT`, or the older
+  five bands of takes from before 2026-12: `voice_layout`).
 
 At run time it is the same per-hop follower as the untrained mapping (`VoiceMouth`), with the
 learned range and network, so the cost per hop does not change noticeably.
@@ -26,7 +28,7 @@ from mimic.clips import Clip
 from mimic.metrics import macro_f1
 from mimic.targets import canonical, group_of
 from mimic.tfjs import DenseLayer
-from mimic.voice import VISEMES, VoiceMouth, default_layers, read_visemes
+from mimic.voice import LAYOUT, VISEMES, Layout, VoiceMouth, default_layers, layout_of, read_visemes
 
 __all__ = ["VoiceModel", "fit_voice", "score_voice", "voice_rows", "voice_truth"]
 
@@ -52,21 +54,32 @@ def voice_truth(clip: Clip) -> int:
     return VISEMES.index(said[0]) if len(said) == 1 else -1
 
 
+def voice_layout(clips: Sequence[Clip]) -> Layout:
+    """The feature layout a voice learns from these takes: the newest any take with sound was
+    recorded in (takes recorded in an older one are left out of the voice: rows of two
+    layouts describe different things)."""
+    widths = {c.audio.shape[1] for c in clips if c.audio is not None and len(c.audio)}
+    return LAYOUT if not widths or LAYOUT.width in widths else layout_of(max(widths))
+
+
 def voice_rows(clips: Sequence[Clip]) -> tuple[np.ndarray, np.ndarray]:
-    """Voice features of every take recorded with sound, (n, 6), and each row's viseme."""
-    feats = [c.audio for c in clips if c.audio is not None and len(c.audio)]
-    truth = [np.full(len(c.audio), voice_truth(c), np.int64)
-             for c in clips if c.audio is not None and len(c.audio)]
-    if not feats:
-        return np.zeros((0, 6), np.float32), np.zeros(0, np.int64)
-    return np.concatenate(feats), np.concatenate(truth)
+    """Voice features of every take with sound in the voice's layout (`voice_layout`),
+    (n, width), and each row's viseme."""
+    width = voice_layout(clips).width
+    heard = [c for c in clips if c.audio is not None and len(c.audio) and
+             c.audio.shape[1] == width]
+    if not heard:
+        return np.zeros((0, width), np.float32), np.zeros(0, np.int64)
+    return (np.concatenate([c.audio for c in heard]),
+            np.concatenate([np.full(len(c.audio), voice_truth(c), np.int64) for c in heard]))
 
 
 class VoiceModel:
     """A person's voice -> visemes, trained on the voice features of their viseme takes.
 
     Parameters (the constructor only stores them):
-        hidden: tanh units of the vowel picker.
+        hidden: tanh units of the vowel picker; None: as many as the default mapping's for
+            the takes' feature layout (so it can start from it).
         alpha: L2 penalty on its weights.
         max_iter: L-BFGS iterations at most.
         seed: initial weights (when not starting from a network).
@@ -75,7 +88,7 @@ class VoiceModel:
             dense layers of the same shape.
     """
 
-    def __init__(self, hidden: int = 8, alpha: float = 1e-2, max_iter: int = 300,
+    def __init__(self, hidden: int | None = None, alpha: float = 1e-2, max_iter: int = 300,
                  seed: int = 0, start: Any = "default") -> None:
         self.hidden = hidden
         self.alpha = alpha
@@ -88,6 +101,7 @@ class VoiceModel:
         say none (they still tell how quiet the room is)."""
         features = np.asarray(features, np.float32)
         truth = np.asarray(truth, np.int64)
+        layout = layout_of(features.shape[1])
         self.gate_db_, self.full_db_ = level_range(features[:, 0], truth)
         speech = self.speech(features) & (truth >= 0)
         present = sorted(set(truth[speech].tolist()))
@@ -95,9 +109,11 @@ class VoiceModel:
             raise ValueError("the voice needs speech recorded for at least two visemes")
         self.visemes_ = [VISEMES[i] for i in present]
         classes = np.searchsorted(present, truth[speech])
+        start = self._start(present, layout)
+        hidden = self.hidden or (start[0].units if start else default_layers(layout)[0].units)
         layers = train_picker(features[speech, 1:].astype(np.float64), classes,
-                              len(present), self.hidden, self.alpha, self.max_iter, self.seed,
-                              start=self._start(present))
+                              len(present), hidden, self.alpha, self.max_iter, self.seed,
+                              start=start)
         prior = SPEECH_PRIOR[present] / SPEECH_PRIOR[present].sum()
         last = layers[-1]
         self.layers_ = [*layers[:-1], DenseLayer(last.kernel, last.bias + np.log(prior),
@@ -105,10 +121,16 @@ class VoiceModel:
         self.frames_ = int(speech.sum())
         return self
 
-    def _start(self, present: list[int]) -> list[DenseLayer] | None:
+    @property
+    def layout(self) -> Layout:
+        """The feature layout the voice reads (the one its takes were recorded in)."""
+        return layout_of(self.layers_[0].kernel.shape[0] + 1)
+
+    def _start(self, present: list[int], layout: Layout) -> list[DenseLayer] | None:
         """The network to start from, with outputs for the visemes recorded only."""
-        start = default_layers() if isinstance(self.start, str) else self.start
-        if start is None or start[0].units != self.hidden:
+        start = default_layers(layout) if isinstance(self.start, str) else self.start
+        if (start is None or start[0].units != (self.hidden or start[0].units)
+                or start[0].kernel.shape[0] != layout.width - 1):
             return None
         *hidden, last = start
         return [*hidden, DenseLayer(last.kernel[:, present], last.bias[present], last.activation)]
@@ -171,7 +193,10 @@ class VoiceModel:
         model.frames_ = int(header.get("frames", 0))
         model.layers_ = [DenseLayer(arrays[f"voice_kernel{i}"], arrays[f"voice_bias{i}"],
                                     str(act)) for i, act in enumerate(header["activations"])]
-        width = 5
+        try:
+            width = layout_of(model.layers_[0].kernel.shape[0] + 1).width - 1
+        except ValueError as exc:
+            raise ValueError(f"the voice's inputs do not fit: {exc}") from None
         for layer in model.layers_:
             if layer.kernel.shape[0] != width or layer.bias.shape != (layer.units,):
                 raise ValueError("the voice's layers do not chain")
@@ -183,8 +208,9 @@ class VoiceModel:
     def to_json(self) -> dict[str, Any]:
         """Everything as plain JSON numbers: carried in a TF.js export's metadata."""
         header, _ = self.to_state()
-        header["inputs"] = ["band 250-500 Hz", "band 500-900 Hz", "band 900-1500 Hz",
-                            "band 1500-2500 Hz", "band 2500-3800 Hz"]
+        header["inputs"] = [f"band {lo}-{hi} Hz" + (f", {10 * k} ms before" if k else "")
+                            for k in range(self.layout.context + 1)
+                            for lo, hi in self.layout.bands]
         header["layers"] = [{"activation": la.activation, "kernel": la.kernel.tolist(),
                              "bias": la.bias.tolist()} for la in self.layers_]
         return header
@@ -224,7 +250,6 @@ def score_voice(pairs: Sequence[tuple[Any, Sequence[Clip]]],
     held-out take has sound and a model that learned a voice.
     """
 
-    default = default_layers()
     sources = ("voice", "untrained", "camera")
     matrices = {s: np.zeros((len(VISEMES), len(VISEMES)), np.int64) for s in sources}
     takes = []
@@ -232,7 +257,7 @@ def score_voice(pairs: Sequence[tuple[Any, Sequence[Clip]]],
         if getattr(model, "voice_", None) is None:
             continue
         for clip in clips:
-            heard = _reads(model, default, clip)
+            heard = _reads(model, clip)
             if heard is None:
                 continue
             truth, reads = heard
@@ -256,19 +281,18 @@ def score_voice(pairs: Sequence[tuple[Any, Sequence[Clip]]],
     return out
 
 
-def _reads(model: Any, default: list[DenseLayer], clip: Clip
-           ) -> tuple[int, dict[str, np.ndarray]] | None:
+def _reads(model: Any, clip: Clip) -> tuple[int, dict[str, np.ndarray]] | None:
     """(the viseme a take says, the viseme each source reads in each speech frame), or None
     for a take without sound, without one viseme or without speech."""
     truth = voice_truth(clip)
-    if clip.audio is None or truth < 0:
+    if clip.audio is None or truth < 0 or clip.audio.shape[1] != model.voice_.layout.width:
         return None
     speech = model.voice_.speech(clip.audio)
     if not speech.any():
         return None
     audio = clip.audio[speech]
     reads = {"voice": model.voice_.predict(audio).argmax(axis=1),
-             "untrained": read_visemes(default, audio).argmax(axis=1)}
+             "untrained": read_visemes(default_layers(model.voice_.layout), audio).argmax(axis=1)}
     camera = _camera_columns(model)
     if camera is not None:
         raw = model.predict(clip.frames[speech])[:, camera[0]]

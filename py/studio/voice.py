@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mimic.voice import SILENT, SOURCES, VISEMES, VoiceFeatures, VoiceMouth, mouth_opening
+from mimic.voice import LAYOUT, SILENT, SOURCES, VISEMES, VoiceFeatures, VoiceMouth, mouth_opening
 from studio.app import App
 from studio.dom import by_id, on, spawn
 
@@ -27,6 +27,8 @@ class VoiceView:
         self.app = app
         self.mic = None
         self.features: VoiceFeatures | None = None
+        # a voice learned from takes of an older feature layout reads its own rows
+        self.older: VoiceFeatures | None = None
         self.mouth = VoiceMouth()
         self.voice: Any = None  # the active model's learned voice, when it has one
         self.visemes = np.zeros(len(VISEMES), np.float32)
@@ -89,12 +91,22 @@ class VoiceView:
             self.voice = voice
             self.mouth = self._new_mouth()
             self.visemes[:] = 0.0
+            if self.mic is not None:
+                self._new_features()
         by_id("mouth-source").value = self.source
         self._show(self.listening)
 
     def _new_mouth(self) -> VoiceMouth:
         """A fresh follower: the learned voice's when the model has one, else the default."""
         return self.voice.mouth() if self.voice is not None else VoiceMouth()
+
+    def _new_features(self) -> None:
+        """Feature extractors for the microphone: the current layout's (what takes record),
+        and the older one a learned voice reads when its takes were recorded in it."""
+        rate = float(self.mic.sampleRate)
+        self.features = VoiceFeatures(rate)
+        layout = self.voice.layout if self.voice is not None else LAYOUT
+        self.older = VoiceFeatures(rate, layout=layout) if layout != LAYOUT else None
 
     async def toggle(self) -> None:
         if self.starting:
@@ -118,7 +130,7 @@ class VoiceView:
             self.starting = False
             button.disabled = False
         self.mic.attach(self.samples)
-        self.features = VoiceFeatures(float(self.mic.sampleRate))
+        self._new_features()
         self.mouth = self._new_mouth()
         self.latest[:] = SILENT
         note.hidden = True
@@ -133,6 +145,9 @@ class VoiceView:
         kind.hidden = not on_
         kind.textContent = "your voice" if self.learned else "default voice"
         kind.title = ("The mouth follows the voice this model learned from your takes."
+                      + (" They were recorded by an earlier Mimic: record your viseme takes "
+                         "again with the microphone on and train, for a voice read better."
+                         if self.older is not None else "")
                       if self.learned else "Record viseme takes (aa, ih, ou, ee, oh) with the "
                       "microphone on and train, and the mouth will follow your own voice.")
         by_id("rec-voice-note").hidden = not on_
@@ -148,8 +163,11 @@ class VoiceView:
             return
         hops = self.features.push(self.samples[:n])
         rows = self.features.rows
+        if self.older is not None:
+            self.older.push(self.samples[:n])
+            rows = self.older.rows
         for i in range(hops):
             self.mouth.step(rows[i], self.visemes)
         if hops:
-            self.latest[:] = rows[hops - 1]
+            self.latest[:] = self.features.rows[hops - 1]
         self.hops += hops

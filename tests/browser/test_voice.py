@@ -104,6 +104,37 @@ def test_aa_opens_the_mouth_more_than_ou(app_url, videos, open_page, speech):
     # aa's opening is measured in the test above (> 0.5)
 
 
+def test_a_voice_learned_from_takes_of_the_older_layout_still_moves_the_mouth(
+        app_url, videos, open_page, speech, tts, tmp_path):
+    """A model whose voice was learned from takes recorded before 2026-12 (five bands a
+    frame) reads the microphone in its own layout, beside today's (what takes record)."""
+    from mimic import modelfile
+    from mimic.model import ExpressionModel
+    from mimic.voice import LAYOUT_V1
+
+    model = ExpressionModel(max_iter=30, augment=0.0).fit(tts.spoken_takes(layout=LAYOUT_V1))
+    assert model.voice_.layout == LAYOUT_V1
+    path = tmp_path / "older-voice.mimic"
+    path.write_bytes(modelfile.dumps(model))
+    p = listen(open_page, app_url, videos["neutral1"], speech["aa"])
+    page = p.page
+    page.click("#btn-mic")
+    page.wait_for_function("mimicApp.voice.hops > 50", timeout=10_000)
+    assert page.evaluate("mimicApp.voice.older") is None  # the default reads today's rows
+    page.click("#tab-train")
+    page.set_input_files("#import-model", str(path))
+    page.wait_for_function("mimicApp.voice.learned && mimicApp.voice.older", timeout=20_000)
+    assert page.evaluate("mimicApp.voice.older.layout.context") == 0
+    assert "earlier Mimic" in page.get_attribute("#voice-kind", "title")
+    hops = page.evaluate("mimicApp.voice.hops")
+    page.wait_for_function(f"mimicApp.voice.hops > {hops + 100}", timeout=10_000)
+    assert statistics.median(openings(page, 1.5)) > 0.3
+    shown = [page.evaluate("mimicApp.voice.viseme") for _ in range(10)]
+    assert shown.count("aa") >= 7, shown
+    assert page.evaluate("mimicApp.voice.latest.length") == 25  # takes record today's layout
+    assert p.errors == []
+
+
 def test_silence_keeps_the_mouth_shut_even_if_the_camera_sees_it_open(app_url, videos,
                                                                      open_page, speech):
     p = listen(open_page, app_url, videos["smile"], speech["silence"])

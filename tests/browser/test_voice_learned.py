@@ -14,7 +14,7 @@ import pytest
 from test_voice import SAMPLER, listen
 
 from mimic.clips import dump_clips, load_clips
-from mimic.voice import VISEMES
+from mimic.voice import FEATURES, VISEMES
 
 # Everything the app stored, by store: each record's binary size and its largest binary.
 STORED = """async () => {
@@ -119,11 +119,12 @@ def test_a_take_recorded_with_the_microphone_keeps_features_not_sound(app_url, v
     page.screenshot(path=str(artifacts / "voice-record.png"))
     (clip,) = load_clips(exported.read_bytes())
     n = len(clip.frames)
-    assert clip.audio.shape == (n, 6) and n >= 20
+    assert clip.audio.shape == (n, FEATURES) and n >= 20
     assert (clip.audio[:, 0] > -40).mean() > 0.5, clip.audio[:, 0]  # it heard the voice
     # two seconds of sound would be 96,000 samples (192 KB as 16-bit): the file holds the
-    # frames, their times and six numbers a frame, nothing else
-    assert exported.stat().st_size == len(dump_clips([clip])) < n * (52 * 4 + 8 + 6 * 4) + 600
+    # frames, their times and 25 numbers a frame, nothing else
+    size = exported.stat().st_size
+    assert size == len(dump_clips([clip])) < n * (52 * 4 + 8 + FEATURES * 4) + 600
 
     stored = stored_bytes(page)
     (clip_row,) = stored["clips"]

@@ -388,27 +388,28 @@ def test_deeply_nested_json_is_refused_not_parsed():
 
 # Voice features recorded with a take ---------------------------------------------------------
 
-def voice_rows(n=7, seed=3):
+def voice_rows(n=7, seed=3, width=25):
     rng = np.random.default_rng(seed)
-    rows = rng.normal(0.0, 2.0, (n, 6)).astype(np.float32)
+    rows = rng.normal(0.0, 2.0, (n, width)).astype(np.float32)
     rows[:, 0] = rng.uniform(-90.0, -10.0, n)  # level in dB
     return rows
 
 
-def test_audio_features_round_trip_in_both_formats():
-    clip = make_clip(audio=voice_rows())
+@pytest.mark.parametrize("width", [25, 6], ids=["today", "before 2026-12"])
+def test_audio_features_round_trip_in_both_formats(width):
+    clip = make_clip(audio=voice_rows(width=width))
     for back in (Clip.from_bytes(clip.to_bytes()), Clip.from_json(clip.to_json())):
         assert back == clip
-        assert back.audio.dtype == np.float32 and back.audio.shape == (7, 6)
+        assert back.audio.dtype == np.float32 and back.audio.shape == (7, width)
     plain = make_clip()
     back = load_clips(dump_clips([clip, plain]))
     assert back == [clip, plain] and back[1].audio is None
 
 
-def test_audio_features_cost_six_floats_a_frame_and_no_sound():
+def test_audio_features_cost_25_floats_a_frame_and_no_sound():
     plain, voiced = make_clip(n=300), make_clip(n=300, audio=voice_rows(300))
     extra = len(voiced.to_bytes()) - len(plain.to_bytes())
-    assert extra == 300 * 6 * 4 + len(',"audio":6')
+    assert extra == 300 * 25 * 4 + len(',"audio":25')
     assert plain != voiced
 
 
@@ -420,8 +421,10 @@ def test_files_without_audio_still_load():
 
 
 @pytest.mark.parametrize("rows, message", [
-    (voice_rows(5), r"7 frames but audio features of shape \(5, 6\)"),
+    (voice_rows(5), r"7 frames but audio features of shape \(5, 25\)"),
     (np.zeros((7, 4), np.float32), r"shape \(7, 4\)"),
+    (np.zeros((7, 24), np.float32), r"shape \(7, 24\); expected \(7, 25\)"),
+    (np.zeros(7, np.float32), r"shape \(7,\)"),
 ])
 def test_audio_features_must_match_the_frames(rows, message):
     with pytest.raises(ClipFormatError, match=message):
@@ -438,8 +441,10 @@ def test_audio_features_must_be_finite():
 def test_binary_audio_column_count_is_checked():
     clip = make_clip()
     data = raw_clip({**meta_of(clip), "audio": 5}, clip.frames, clip.timestamps)
-    with pytest.raises(ClipFormatError, match="5 audio features per frame"):
+    with pytest.raises(ClipFormatError, match="5 audio features per frame; this Mimic reads "
+                                              "25 or 6"):
         Clip.from_bytes(data)
-    data = raw_clip({**meta_of(clip), "audio": 6}, clip.frames, clip.timestamps)
-    with pytest.raises(ClipFormatError, match="truncated"):
-        Clip.from_bytes(data)
+    for width in (25, 6):
+        data = raw_clip({**meta_of(clip), "audio": width}, clip.frames, clip.timestamps)
+        with pytest.raises(ClipFormatError, match="truncated"):
+            Clip.from_bytes(data)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mimic.recording import Recorder, RecordingError
+from mimic.voice import FEATURES
 
 
 def feed(rec: Recorder, seconds: float, fps: float, face_every: int = 1, t0: float = 0.0):
@@ -75,16 +76,17 @@ def test_progress_and_inactive_recorder():
 def test_with_the_microphone_on_each_frame_keeps_the_voices_features():
     rec = Recorder(seconds=1.0)
     rec.start(("aa",), 0.0)
-    heard = np.array([-30.0, 1.0, 2.0, -1.0, -1.0, -1.0], np.float32)
+    heard = np.linspace(-1.0, 2.0, FEATURES).astype(np.float32)
+    heard[0] = -30.0
     i = 0
     # the microphone goes off a third of the way in, and one frame has no face
     while rec.add(np.zeros(52, np.float32), i * 1000.0 / 30, i != 3,
                   heard + i if i < 10 else None):
         i += 1
     clip = rec.finish("s1")
-    assert clip.audio.shape == (len(clip.frames), 6) == (29, 6)
+    assert clip.audio.shape == (len(clip.frames), FEATURES) == (29, 25)
     assert clip.audio[0, 0] == -30.0 and clip.audio[3, 0] == -30.0 + 4  # frame 3 dropped
-    assert (clip.audio[9:] == [-100.0, 0, 0, 0, 0, 0]).all()  # after: nothing heard
+    assert (clip.audio[9:] == [-100.0] + [0.0] * 24).all()  # after: nothing heard
     rec.start(("neutral",), 5000.0)
     feed(rec, 1.0, 30.0, t0=5000.0)
     assert rec.finish("s1").audio is None  # microphone off: no voice features at all

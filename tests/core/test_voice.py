@@ -7,7 +7,16 @@ from mimic.model import ExpressionModel
 from mimic.pipeline import LivePipeline
 from mimic.postprocess import CleanupSettings
 from mimic.synthetic import make_dataset
-from mimic.voice import BANDS_HZ, VISEMES, VoiceFeatures, VoiceMouth, fuse_mouth, mouth_opening
+from mimic.voice import (
+    LAYOUT,
+    LAYOUT_V1,
+    VISEMES,
+    Layout,
+    VoiceFeatures,
+    VoiceMouth,
+    fuse_mouth,
+    mouth_opening,
+)
 
 RATE = 48000
 # textbook formants (Peterson & Barney, adult male) of VRM's visemes, the Japanese vowels:
@@ -133,8 +142,11 @@ def test_the_mouth_source_is_a_clean_up_setting_kept_with_the_model():
         CleanupSettings(mouth_source="lips")
 
 
-def reference_features(signal: np.ndarray, end: int) -> np.ndarray:
-    """A hop's features computed plainly: the 512 samples up to `end`, windowed, rfft."""
+def reference_hop(signal: np.ndarray, end: int, layout: Layout) -> np.ndarray:
+    """A hop's own level and band shapes computed plainly: the 512 samples up to `end`,
+    windowed, rfft (nothing heard before the signal starts: -100 dB, flat)."""
+    if end <= 0:
+        return layout.silent()[:1 + len(layout.bands)]
     frame = np.zeros(512)
     got = signal[max(0, end - 512):end]
     frame[512 - len(got):] = got
@@ -142,22 +154,31 @@ def reference_features(signal: np.ndarray, end: int) -> np.ndarray:
     freqs = np.fft.rfftfreq(512, 1 / RATE)
     power = np.abs(np.fft.rfft(frame * np.hanning(512))) ** 2
     bands = np.log10([power[(freqs >= lo) & (freqs < hi)].mean() + 1e-12
-                      for lo, hi in BANDS_HZ])
+                      for lo, hi in layout.bands])
     return np.array([level, *(bands - bands.mean())])
 
 
-def test_each_hop_reads_its_last_512_samples_however_they_arrive():
+def reference_features(signal: np.ndarray, end: int, layout: Layout = LAYOUT) -> np.ndarray:
+    """A hop's row: its own level and band shapes, then the shapes of the hops before it."""
+    before = [reference_hop(signal, end - 480 * k, layout)[1:]
+              for k in range(1, layout.context + 1)]
+    return np.concatenate([reference_hop(signal, end, layout), *before])
+
+
+@pytest.mark.parametrize("layout", [LAYOUT, LAYOUT_V1], ids=["today", "before 2026-12"])
+def test_each_hop_reads_its_last_512_samples_however_they_arrive(layout):
     rise = np.linspace(0, 1, int(0.3 * RATE), dtype=np.float32)
     signal = vowel("oh", 0.3) + vowel("ee", 0.3, f0=200.0) * rise
-    features = VoiceFeatures(RATE)
+    features = VoiceFeatures(RATE, layout=layout)
     got, at = [], 0
     for size in (100, 2000, 480, 7, 1500, 3000, 5000):  # camera frames come unevenly
         hops = features.push(signal[at:at + size])
         got.extend(features.rows[:hops].copy())
         at += size
-    assert len(got) == at // 480
+    assert len(got) == at // 480 and len(got[0]) == layout.width
     for k, row in enumerate(got):
-        assert np.allclose(row, reference_features(signal, 480 * (k + 1)), atol=2e-3), k
+        assert np.allclose(row, reference_features(signal, 480 * (k + 1), layout),
+                           atol=2e-3), k
 
 
 def test_after_a_stall_the_newest_hops_are_kept():

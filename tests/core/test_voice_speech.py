@@ -13,6 +13,8 @@ def test_the_learned_voice_beats_the_untrained_mapping_on_held_out_takes(tts):
     scores = report.voice
     assert len(scores["takes"]) == 10 and scores["visemes"] == list(VISEMES)
     learned, untrained = scores["voice"]["macro_f1"], scores["untrained"]["macro_f1"]
-    assert learned >= 0.85 and learned > untrained + 0.05, scores
+    # the default was fitted with espeak-ng's vowels at other pitches besides real speech,
+    # so it reads this voice well too (0.96); learning it still reads it better
+    assert learned >= 0.95 and learned > untrained, scores
     worst = min(t["voice"] for t in scores["takes"])
     assert worst >= 0.6, scores["takes"]

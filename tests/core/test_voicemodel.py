@@ -14,8 +14,15 @@ from mimic.crossval import cross_validate
 from mimic.model import ExpressionModel
 from mimic.synthetic import SyntheticFace
 from mimic.tfjsmodel import from_tfjs, to_tfjs
-from mimic.voice import VISEMES, VoiceFeatures
-from mimic.voicemodel import VoiceModel, fit_voice, voice_rows, voice_truth
+from mimic.voice import LAYOUT, LAYOUT_V1, VISEMES, Layout, VoiceFeatures, default_layers
+from mimic.voicemodel import (
+    VoiceModel,
+    fit_voice,
+    score_voice,
+    voice_layout,
+    voice_rows,
+    voice_truth,
+)
 
 from .test_voice import FORMANTS, RATE
 
@@ -41,8 +48,8 @@ def voice(name: str, seconds: float, f0: float, shift: float, level: float, seed
     return (signal + rng.normal(0, 3e-4, len(signal))).astype(np.float32)
 
 
-def features(signal: np.ndarray) -> np.ndarray:
-    extractor = VoiceFeatures(RATE, max_hops=len(signal) // 480 + 1)
+def features(signal: np.ndarray, layout: Layout = LAYOUT) -> np.ndarray:
+    extractor = VoiceFeatures(RATE, max_hops=len(signal) // 480 + 1, layout=layout)
     return extractor.rows[:extractor.push(signal)].copy()
 
 
@@ -55,17 +62,17 @@ def take(face: SyntheticFace, label: str, rows: np.ndarray, session: int = 0) ->
     return clip.validate()
 
 
-def voiced_takes(shift: float = HIGH, seed: int = 0) -> list[Clip]:
+def voiced_takes(shift: float = HIGH, seed: int = 0, layout: Layout = LAYOUT) -> list[Clip]:
     """Two takes of each viseme (different pitch and loudness), a neutral and a happy take
     recorded with the microphone on but nothing said."""
     face = SyntheticFace(seed)
     clips = []
     for k, (f0, level) in enumerate(((210.0, 0.3), (250.0, 0.15))):
         for i, name in enumerate(VISEMES):
-            rows = features(voice(name, 1.2, f0, shift, level, seed=10 * k + i))
+            rows = features(voice(name, 1.2, f0, shift, level, seed=10 * k + i), layout)
             clips.append(take(face, name, rows, session=k))
         for label in ("neutral", "happy"):
-            rows = features(voice("aa", 1.0, f0, shift, 0.0, seed=50 + k))
+            rows = features(voice("aa", 1.0, f0, shift, 0.0, seed=50 + k), layout)
             clips.append(take(face, label, rows, session=k))
     return clips
 
@@ -84,7 +91,7 @@ def test_each_take_says_at_most_one_viseme():
     clips = recorded()
     assert [voice_truth(c) for c in clips[:7]] == [0, 1, 2, 3, 4, -1, -1]
     rows, truth = voice_rows(clips)
-    assert rows.shape == (sum(len(c.frames) for c in clips), 6)
+    assert rows.shape == (sum(len(c.frames) for c in clips), LAYOUT.width)
     assert (truth == -1).sum() == sum(len(c.frames) for c in clips if voice_truth(c) < 0)
 
 
@@ -151,6 +158,39 @@ def test_the_model_file_carries_the_voice_and_old_files_load():
                                           if not k.startswith("voice_")}))
     assert old.voice_ is None
     assert np.array_equal(old.predict(clips[0].frames), model.predict(clips[0].frames))
+
+
+def test_takes_recorded_before_the_layout_changed_still_teach_a_voice_that_reads_them():
+    """Takes from before 2026-12 keep five bands per frame: alone, they train a voice that
+    reads five bands (from that layout's default), which a model file carries; next to takes
+    of today's layout they are left out of the voice (their rows describe another thing)."""
+    old = voiced_takes(layout=LAYOUT_V1)
+    assert old[0].audio.shape[1] == 6 and voice_layout(old) == LAYOUT_V1
+    voice = fit_voice(old)
+    assert voice.layout == LAYOUT_V1
+    assert voice.layers_[0].units == default_layers(LAYOUT_V1)[0].units
+    said = [c for c in old if voice_truth(c) >= 0]
+    right = np.mean([(voice.predict(c.audio[voice.speech(c.audio)]).argmax(1)
+                      == voice_truth(c)).mean() for c in said])
+    assert right > 0.8, right
+    model = ExpressionModel(max_iter=30, augment=0.0).fit(old)
+    back = modelfile.loads(modelfile.dumps(model)).voice_
+    assert back.layout == LAYOUT_V1
+    assert np.array_equal(back.predict(old[0].audio), model.voice_.predict(old[0].audio))
+
+    new = [c for c in recorded() if voice_truth(c) in (0, 1)]  # aa and ih, today's layout
+    mixed = old + new
+    assert voice_layout(mixed) == LAYOUT
+    rows, truth = voice_rows(mixed)
+    assert set(truth.tolist()) >= {0, 1}
+    assert rows.shape == (sum(len(c.frames) for c in new), LAYOUT.width)
+    voice = fit_voice(mixed)
+    assert voice.layout == LAYOUT and voice.visemes_ == ["aa", "ih"]
+    # scoring a fold: the old takes are not read by a voice of today's layout
+    model = ExpressionModel(max_iter=30, augment=0.0).fit(mixed)
+    report = score_voice([(model, mixed)])
+    assert len(report["takes"]) == len(new)
+    assert report["frames"] == sum(int(model.voice_.speech(c.audio).sum()) for c in new)
 
 
 def test_a_damaged_voice_is_refused_with_its_reason():
