@@ -307,7 +307,9 @@ def render_voice(scores: dict[str, Any] | None, voice: dict[str, Any] | None) ->
     """The mouth on held-out viseme takes with sound: learned voice, default mapping and
     camera side by side; or why no voice was learned."""
     box = by_id("eval-voice")
-    box.hidden = not scores and not (voice or {}).get("note")
+    voice = voice or {}
+    box.hidden = not scores and not voice.get("note") and not voice.get("left_out_note")
+    box.textContent = ""
     if scores:
         parts = [f"{name} {scores[key]['accuracy']:.0%}" for key, name in (
             ("voice", "your learned voice"), ("untrained", "the default voice mapping"),
@@ -315,8 +317,10 @@ def render_voice(scores: dict[str, Any] | None, voice: dict[str, Any] | None) ->
         box.textContent = (f"Mouth on held-out viseme takes with sound ({scores['frames']} "
                            f"speech frames of {', '.join(scores['visemes'])}) read right by "
                            + ", ".join(parts) + ".")
-    elif voice and voice.get("note"):
+    elif voice.get("note"):
         box.textContent = voice["note"]
+    if voice.get("left_out_note"):
+        box.textContent = f"{box.textContent} {voice['left_out_note']}".strip()
 
 
 def render_per_target(report: dict[str, Any]) -> None:

@@ -249,3 +249,12 @@ def test_training_says_whether_it_learned_the_voice_and_what_to_record_if_not():
     _, summary = train_clips(only_aa, options)
     assert not summary["voice"]["learned"]
     assert "record takes of at least two visemes" in summary["voice"]["note"]
+    assert "left_out" not in summary["voice"]
+    # takes an earlier Mimic recorded (five bands a frame) beside today's: said, not used;
+    # alone they would teach a voice (above), so the note is what tells them apart
+    older = [c for c in voiced_takes(layout=LAYOUT_V1) if voice_truth(c) >= 0]
+    _, summary = train_clips(only_aa + older, options)
+    assert not summary["voice"]["learned"] and summary["voice"]["left_out"] == len(older)
+    assert "record takes of at least two visemes" in summary["voice"]["note"]
+    assert summary["voice"]["left_out_note"].startswith(
+        f"{len(older)} takes with sound recorded by an earlier Mimic")
