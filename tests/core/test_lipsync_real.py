@@ -3,10 +3,12 @@ hop as the page runs live (scripts/lipsync.py; the full table is scripts/bench_l
 
 The shipped default mapping was fitted on this reader's clips resampled by 0.85-1.15, so it is
 judged here on her speech moved by 0.8 and 1.2 (a longer and a shorter vocal tract: formants
-and pitch), which it never heard, as well as on her own voice. Floors sit well below the
-benchmark's figures (default 61 % / 58 % at x0.8 / x1.2, commonest vowel 37 %; learned voice
-65.5 % at x1.2; pauses open 1-2.5 %, vowels open 97 %); before this mapping the default read
-23-26 % and the mouth stayed open in 21-33 % of pause hops.
+and pitch), which it never heard, as well as on her own voice. Floors sit below the benchmark's
+figures (default 65 % at x0.8 and x1.2, 73 % on her voice, commonest vowel 37 %; in the
+four folds below the learned voice 69.4 % and the default 65.4 % at x1.2; pauses open
+1-2.5 %, vowels open 97 %). The five-band features read 61 % / 58 % at x0.8 / x1.2 (under
+the floor of 25 points above the commonest vowel); before them the default read 23-26 % and
+the mouth stayed open in 21-33 % of pause hops.
 """
 
 import numpy as np
@@ -38,8 +40,8 @@ def test_the_default_reads_real_speech_clearly_better_than_the_commonest_vowel(s
     default = lipsync.score_follower(clips, lambda i: VoiceMouth())
     guess = commonest_right(clips)
     assert 0.3 < guess < 0.45
-    assert default["right"] >= guess + 0.15, (default, guess)
-    assert default["macro_f1"] >= 0.4, default
+    assert default["right"] >= guess + 0.25, (default, guess)
+    assert default["macro_f1"] >= 0.5, default
 
 
 @pytest.mark.parametrize("scale", [0.8, 1.0, 1.2])
