@@ -231,6 +231,9 @@ def test_guided_recording_walks_the_missing_targets(app_url, videos, open_page):
     page.click("#btn-guided")
     page.wait_for_function("document.querySelectorAll('#clip-list li').length >= 2",
                            timeout=30_000)
+    # The Python snapshot (web/boot.js) waits for the whole series, not just each take (once
+    # the series stops it may be made at any moment, so this is asked while it runs).
+    assert page.evaluate("document.body.dataset.pythonSnapshot") in (None, "checking")
     page.click("#btn-guided")  # stop: the take under way finishes, no new one starts
     page.wait_for_function("document.getElementById('btn-guided').dataset.running === 'false'",
                            timeout=20_000)
@@ -238,8 +241,6 @@ def test_guided_recording_walks_the_missing_targets(app_url, videos, open_page):
     note = page.text_content("#calib-note")
     assert 2 <= len(recorded) <= 3, note
     assert recorded == missing[:len(recorded)], note
-    # The Python snapshot (web/boot.js) waited for the whole series, not just each take.
-    assert page.evaluate("document.body.dataset.pythonSnapshot") in (None, "checking")
     assert page.text_content("#btn-guided") == "Record all missing"
 
 
