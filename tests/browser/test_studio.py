@@ -52,8 +52,11 @@ def record(page, target: str, smiling: bool) -> None:
     before = page.locator("#clip-list li").count()
     wait_for_face(page, smiling)
     page.click(f'button[data-record="{target}"]')
-    page.wait_for_function(f"document.querySelectorAll('#clip-list li').length > {before}",
-                           timeout=20_000)
+    try:
+        page.wait_for_function(f"document.querySelectorAll('#clip-list li').length > {before}",
+                               timeout=30_000)
+    except Exception as exc:  # say what the page said (a refused take says why)
+        raise AssertionError(f"no clip: {page.text_content('#calib-note')!r}") from exc
 
 
 def clip_count(page) -> int:

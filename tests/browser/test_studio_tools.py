@@ -228,12 +228,19 @@ def test_guided_recording_walks_the_missing_targets(app_url, videos, open_page):
     page = open_studio(open_page, app_url, videos["smile"]).page
     missing = page.eval_on_selector_all('tr[data-missing="true"]',
                                         "els => els.map(e => e.dataset.target)")
-    page.click("#btn-guided")
+    # the snapshot's state as the series starts, read in the same task as the click
+    at_start = page.evaluate("""() => {
+      const state = document.body.dataset.pythonSnapshot;
+      document.getElementById('btn-guided').click();
+      return state === undefined ? null : state;
+    }""")
     page.wait_for_function("document.querySelectorAll('#clip-list li').length >= 2",
                            timeout=30_000)
-    # The Python snapshot (web/boot.js) waits for the whole series, not just each take (once
-    # the series stops it may be made at any moment, so this is asked while it runs).
-    assert page.evaluate("document.body.dataset.pythonSnapshot") in (None, "checking")
+    # The Python snapshot (web/boot.js) waits for the whole series, not just each take: one
+    # not begun when the series started has not begun yet (once the series stops it may
+    # begin at any moment, so this is asked while it runs).
+    if at_start is None:
+        assert page.evaluate("document.body.dataset.pythonSnapshot") is None
     page.click("#btn-guided")  # stop: the take under way finishes, no new one starts
     page.wait_for_function("document.getElementById('btn-guided').dataset.running === 'false'",
                            timeout=20_000)
