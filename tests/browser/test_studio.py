@@ -48,15 +48,25 @@ def wait_for_face(page, smiling: bool, timeout_s: float = 40.0) -> None:
         time.sleep(0.1)
 
 
-def record(page, target: str, smiling: bool) -> None:
+def record(page, target: str, smiling: bool, tries: int = 2) -> None:
+    """One take of `target`; a take the page refused because too few frames arrived (a slow
+    moment of a busy machine: the page says so) is recorded again, as a user would."""
     before = page.locator("#clip-list li").count()
-    wait_for_face(page, smiling)
-    page.click(f'button[data-record="{target}"]')
-    try:
-        page.wait_for_function(f"document.querySelectorAll('#clip-list li').length > {before}",
-                               timeout=30_000)
-    except Exception as exc:  # say what the page said (a refused take says why)
-        raise AssertionError(f"no clip: {page.text_content('#calib-note')!r}") from exc
+    for _ in range(tries):
+        wait_for_face(page, smiling)
+        page.click(f'button[data-record="{target}"]')
+        try:
+            page.wait_for_function(
+                f"document.querySelectorAll('#clip-list li').length > {before} || "
+                "/running slowly/.test(document.getElementById('calib-note').textContent)",
+                timeout=30_000)
+        except Exception as exc:  # say what the page said (a refused take says why)
+            raise AssertionError(f"no clip: {page.text_content('#calib-note')!r}") from exc
+        if page.locator("#clip-list li").count() > before:
+            return
+        note = page.text_content("#calib-note")
+        page.evaluate("document.getElementById('calib-note').textContent = ''")
+    raise AssertionError(f"no clip after {tries} takes: {note!r}")
 
 
 def clip_count(page) -> int:
@@ -85,7 +95,7 @@ def test_record_train_predict_reload_export_import(app_url, alternating_video, o
     page.on("dialog", lambda d: d.accept())
     harness.wait_ready(page)
     page.wait_for_function("document.body.dataset.restored === 'true'")
-    page.fill("#rec-seconds", "1.5")
+    page.fill("#rec-seconds", "2")
     assert page.locator('tr[data-target="happy"]').get_attribute("data-missing") == "true"
     # Live without a model: one clear note, no empty clean-up heading or legend.
     page.click("#tab-live")
