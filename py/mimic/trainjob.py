@@ -115,23 +115,21 @@ def voice_summary(clips: list[Clip], model: Any) -> dict[str, Any]:
     """Whether the model learned the user's voice, from which takes; or what to record.
     Takes whose sound an earlier Mimic recorded (another feature layout) are said, since
     the voice leaves them out."""
-    from mimic.voicemodel import voice_layout, voice_truth
+    from mimic.voicemodel import voice_takes, voice_truth
 
     with_sound = [c for c in clips if c.audio is not None]
-    width = voice_layout(clips).width
-    usable = [c for c in with_sound if c.audio.shape[1] == width]
+    usable = voice_takes(clips)
     spoken = sorted({voice_truth(c) for c in usable} - {-1})
     out: dict[str, Any] = {"takes_with_sound": len(with_sound),
                            "learned": model.voice_ is not None}
     left_out = len(with_sound) - len(usable)
     if left_out:
         out["left_out"] = left_out
+        takes, were, them = ("takes", "were", "them") if left_out != 1 else ("take", "was", "it")
         out["left_out_note"] = (
-            f"{left_out} take{'s' if left_out != 1 else ''} with sound recorded by an earlier "
-            "Mimic (fewer voice features a frame) "
-            f"{'were' if left_out != 1 else 'was'} left out of the voice: record "
-            f"{'them' if left_out != 1 else 'it'} again with the microphone on to use "
-            f"{'them' if left_out != 1 else 'it'}.")
+            f"{left_out} {takes} with sound recorded by an earlier Mimic (fewer voice features "
+            f"a frame) {were} left out of the voice: record {them} again with the microphone "
+            f"on to use {them}.")
     if model.voice_ is not None:
         out["visemes"] = list(model.voice_.visemes_)
         out["gate_db"], out["full_db"] = model.voice_.gate_db_, model.voice_.full_db_

@@ -30,7 +30,8 @@ from mimic.targets import canonical, group_of
 from mimic.tfjs import DenseLayer
 from mimic.voice import LAYOUT, VISEMES, Layout, VoiceMouth, default_layers, layout_of, read_visemes
 
-__all__ = ["VoiceModel", "fit_voice", "score_voice", "voice_rows", "voice_truth"]
+__all__ = ["VoiceModel", "fit_voice", "score_voice", "voice_layout", "voice_rows",
+           "voice_takes", "voice_truth"]
 
 # A frame is speech when it is this far above the gate: just above it the voice is starting
 # or stopping and its spectrum says little about the vowel.
@@ -62,12 +63,18 @@ def voice_layout(clips: Sequence[Clip]) -> Layout:
     return LAYOUT if not widths or LAYOUT.width in widths else layout_of(max(widths))
 
 
+def voice_takes(clips: Sequence[Clip]) -> list[Clip]:
+    """The takes with sound a voice learns from: those in the voice's layout."""
+    width = voice_layout(clips).width
+    return [c for c in clips if c.audio is not None and len(c.audio) and
+            c.audio.shape[1] == width]
+
+
 def voice_rows(clips: Sequence[Clip]) -> tuple[np.ndarray, np.ndarray]:
     """Voice features of every take with sound in the voice's layout (`voice_layout`),
     (n, width), and each row's viseme."""
     width = voice_layout(clips).width
-    heard = [c for c in clips if c.audio is not None and len(c.audio) and
-             c.audio.shape[1] == width]
+    heard = voice_takes(clips)
     if not heard:
         return np.zeros((0, width), np.float32), np.zeros(0, np.int64)
     return (np.concatenate([c.audio for c in heard]),
