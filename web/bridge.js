@@ -72,8 +72,15 @@ export function createBridge({ onPythonReady, showError }) {
       }
     },
     // Train in a worker; onProgress(fraction, message, loss) is called from the worker.
+    // A worker that cannot start rejects the promise rather than throwing here: an error
+    // thrown across the bridge mid-call could reach Python without its message.
     train(clips, options, onProgress) {
-      const worker = trainer();
+      let worker;
+      try {
+        worker = trainer();
+      } catch (err) {
+        return Promise.reject(err);
+      }
       const id = ++jobId;
       return new Promise((resolve, reject) => {
         jobs.set(id, { resolve, reject, onProgress });
