@@ -4,7 +4,7 @@
 import { BLENDSHAPE_COUNT } from "./platform.js";
 import { PredBars } from "./bars.js";
 import { Store } from "./store.js";
-import { OffThreadSocket } from "./socket.js";
+import { OffThreadSocket, flushSockets } from "./socket.js";
 
 export function createBridge({ onPythonReady, showError }) {
   const predBars = new PredBars(document.getElementById("pred-bars"));
@@ -36,6 +36,8 @@ export function createBridge({ onPythonReady, showError }) {
     openSocket(url, drop = "") {
       return new OffThreadSocket(url, drop);
     },
+    // The outputs' messages of this frame, from the sockets' outboxes (the camera loop).
+    flushOutputs: flushSockets,
     setPredictionLayout(names, groups) {
       const n = names.length;
       this.pred = new Float32Array(2 * n);

@@ -35,9 +35,10 @@ export class MessageRing {
     return padded(n) <= RING_BYTES;
   }
 
-  // Writer: append one message (a Uint8Array; copied) and wake the reader; false, with
-  // nothing written, when the reader is that far behind.
-  put(src, text) {
+  // Writer: append one message (a Uint8Array; copied) and wake the reader (unless `wake` is
+  // false: then `wake()` after the last of several); false, with nothing written, when the
+  // reader is that far behind.
+  put(src, text, wake = true) {
     const n = src.length;
     const need = padded(n);
     if (need > RING_BYTES - ((this.head - Atomics.load(this.ctrl, TAIL)) | 0)) return false;
@@ -49,8 +50,12 @@ export class MessageRing {
     if (first < n) this.bytes.set(src.subarray(first), 0);
     this.head = (this.head + need) | 0;
     Atomics.store(this.ctrl, HEAD, this.head);
-    Atomics.notify(this.ctrl, HEAD);
+    if (wake) Atomics.notify(this.ctrl, HEAD);
     return true;
+  }
+
+  wake() {
+    Atomics.notify(this.ctrl, HEAD);
   }
 
   // Reader: hand every waiting message to `fn(bytes, text)` in order (a copy in unshared

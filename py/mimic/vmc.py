@@ -24,10 +24,10 @@ once per name set and only their value bytes are rewritten per frame.
 
 from __future__ import annotations
 
-import itertools
 import math
 import struct
 from collections.abc import Sequence
+from operator import itemgetter
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from mimic.blendshapes import ARKIT_NAMES, COUNT
 from mimic.targets import canonical
 
 __all__ = ["HEAD_POSITION", "MAX_DATAGRAM", "NAME_SETS", "PERFECT_SYNC", "VRM0", "VRM1",
-           "VmcEncoder", "blend_names", "head_quaternion"]
+           "VmcEncoder", "blend_names", "head_at", "head_quaternion", "source_size"]
 
 MAX_DATAGRAM = 1500  # a bundle that fits one Ethernet frame: what VMC senders keep to
 NAME_SETS = ("vrm0", "vrm1")
@@ -107,87 +107,126 @@ def head_quaternion(yaw: float, pitch: float, roll: float) -> tuple[float, float
 
 
 class VmcEncoder:
-    """Datagrams for one name set, laid out once; `encode` rewrites only their values.
+    """A frame's datagrams, laid out once back to back in one buffer; `fill` rewrites the
+    whole buffer in place with one precompiled `struct.Struct.pack_into`.
 
-    The returned bytearrays are the encoder's own and are overwritten by the next `encode`:
-    send them before encoding again.
+    The Struct covers the buffer: every byte that never changes (bundle heads, sizes,
+    addresses, type tags, clip names, the head's position) is a constant chunk of it and only
+    the values are fields, so a frame costs one pick of the values, one clipping pass on
+    Python floats and one C call, no numpy call at all: in the page's camera loop, where
+    MediaPipe has just run and every distinct numpy path starts cold, each numpy call cost
+    20-35 us. `buffer` holds every datagram in order and `bounds` the (start, end) of each:
+    the page hands the buffer to its socket once and sends the slices each frame. `encode`
+    gives the same frame as separate bytearrays (copies), for callers that want them.
     """
 
     def __init__(self, targets: Sequence[str], names: str = "vrm0",
                  perfect_sync: bool = False, head: bool = False,
                  max_datagram: int = MAX_DATAGRAM) -> None:
         self.targets = tuple(targets)
-        self.clips, self._src = blend_names(self.targets, names, perfect_sync)
+        self.clips, src = blend_names(self.targets, names, perfect_sync)
         self.head = head
-        n = len(self.targets)
-        self._source = np.zeros(n + COUNT + 1, np.float32)  # [weights | arkit | 0]
-        self._weights = self._source[:n]
-        self._arkit = self._source[n:n + COUNT]
-        # every float slot of every datagram, in order: T, [head 7], one per clip
+        self._head_at = head_at(len(self.targets))
         messages: list[tuple[bytes, int]] = [(osc.message(_OK, 1, 3, 0, 0), 0),
                                              (osc.message(_T, 0.0), 1)]
         if head:
-            messages.append((osc.message(_BONE, "Head", *[0.0] * 7), 7))
+            messages.append((osc.message(_BONE, "Head", *HEAD_POSITION, 0.0, 0.0, 0.0, 1.0), 7))
         messages += [(osc.message(_VAL, clip, 0.0), 1) for clip in self.clips]
         messages.append((osc.message(_APPLY), 0))
-        self.datagrams, offsets = _pack(messages, max_datagram)
-        # OSC keeps every argument 4-byte aligned: a datagram seen as big-endian float32s
-        # has each float slot at one index, so a frame's values go in with one put each
-        self._views = [np.frombuffer(d, ">f4") for d in self.datagrams]
-        self._slots = [np.array([o // 4 for o in offs], np.intp) for offs in offsets]
-        bounds = np.cumsum([0] + [len(offs) for offs in offsets])
-        self._parts = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
-        self._tracking_at = _find_tracking(self.datagrams[0])
-        self.values = np.zeros(int(bounds[-1]), np.float32)
-        first = 1 + (7 if head else 0)
-        self._head = self.values[1:first]
-        self._blend = self.values[first:]
+        self.buffer, self.bounds, offsets = _pack(messages, max_datagram)
+        # the fields, in buffer order: tracking (OK's last int), T, [rotation x y z w], clips
+        fields = [(_find_tracking(), "i"), (offsets[0], "f")]
         if head:
-            self._head[:3] = HEAD_POSITION
+            fields += [(o, "f") for o in offsets[4:8]]  # the bone's position stays constant
+        fields += [(o, "f") for o in offsets[(8 if head else 1):]]
+        self._struct, self._args = _template(self.buffer, fields)
+        first = 5 + (8 if head else 0)  # args alternate chunk, value: tracking 1, T 3, ...
+        self._blend_at = slice(first, first + 2 * len(self.clips), 2)
+        self._pick = itemgetter(*src.tolist()) if len(src) > 1 else lambda v: (v[src[0]],)
 
-    def encode(self, weights: np.ndarray, arkit: np.ndarray, head: Sequence[float],
-               face: bool, t: float) -> list[bytearray]:
-        """This frame's datagrams: `weights` in `targets` order, the 52 ARKit weights, head
-        (yaw, pitch, roll) in radians, whether a face is in view, the time in seconds."""
-        self._weights[:] = weights
-        self._arkit[:] = arkit
-        np.take(self._source, self._src, out=self._blend)
-        np.minimum(self._blend, 1.0, out=self._blend)  # ufuncs: np.clip costs more in Pyodide
-        np.maximum(self._blend, 0.0, out=self._blend)
-        self.values[0] = t
+    def fill(self, values: Sequence[float], face: bool, t: float) -> None:
+        """Write this frame into `buffer`. `values` is [weights in `targets` order | the 52
+        ARKit weights | 0 | yaw, pitch, roll in radians, ...] (`source_size`), best a list of
+        Python floats; `face`, whether a face is in view; `t`, the time in seconds. A value
+        outside 0..1 (or NaN, which fails both tests) goes out clipped."""
+        args = self._args
+        args[self._blend_at] = [0.0 if not x > 0.0 else 1.0 if not x < 1.0 else x
+                                for x in self._pick(values)]
+        args[1] = 1 if face else 0
+        args[3] = t
         if self.head:
-            self._head[3:] = head_quaternion(float(head[0]), float(head[1]), float(head[2]))
-        values = self.values
-        for view, slots, (a, b) in zip(self._views, self._slots, self._parts, strict=True):
-            view[slots] = values[a:b]
-        struct.pack_into(">i", self.datagrams[0], self._tracking_at, 1 if face else 0)
-        return self.datagrams
+            h = self._head_at
+            args[5:13:2] = head_quaternion(values[h], values[h + 1], values[h + 2])
+        self._struct.pack_into(self.buffer, 0, *args)
+
+    def encode(self, weights: Sequence[float], arkit: Sequence[float], head: Sequence[float],
+               face: bool, t: float) -> list[bytearray]:
+        """This frame's datagrams, each a copy: `weights` in `targets` order, the 52 ARKit
+        weights, head (yaw, pitch, roll) in radians, whether a face is in view, the time in
+        seconds."""
+        values = [*_floats(weights), *_floats(arkit), 0.0, *_floats(head)[:3]]
+        self.fill(values, face, t)
+        return [self.buffer[a:b] for a, b in self.bounds]
+
+
+def head_at(targets: int) -> int:
+    """Where yaw, pitch and roll start in the values `VmcEncoder.fill` reads."""
+    return targets + COUNT + 1
+
+
+def source_size(targets: int) -> int:
+    """Length of the values `VmcEncoder.fill` reads for a model with `targets`."""
+    return head_at(targets) + 3
+
+
+def _floats(x: Sequence[float]) -> list[float]:
+    return np.asarray(x, np.float32).tolist()
+
+
+def _template(buffer: bytearray, fields: list[tuple[int, str]]) -> tuple[struct.Struct, list]:
+    """A Struct that writes all of `buffer`: the bytes between fields as constant chunks, each
+    field (byte offset, "i" or "f") a value; and its arguments as the buffer holds them now,
+    chunk and value alternating (values at the odd indices)."""
+    fmt, args, at = [">"], [], 0
+    for offset, kind in sorted(fields):
+        chunk = bytes(buffer[at:offset])
+        (value,) = struct.unpack_from(">" + kind, buffer, offset)
+        fmt.append(f"{len(chunk)}s{kind}")
+        args += [chunk, value]
+        at = offset + 4
+    tail = bytes(buffer[at:])
+    fmt.append(f"{len(tail)}s")
+    args.append(tail)
+    packer = struct.Struct("".join(fmt))
+    if packer.size != len(buffer):
+        raise AssertionError("VMC template does not cover its buffer")
+    return packer, args
 
 
 def _pack(messages: list[tuple[bytes, int]],
-          max_datagram: int) -> tuple[list[bytearray], list[list[int]]]:
-    """Messages into bundles of at most `max_datagram` bytes, in order; the byte offset of
-    every float slot (a message's floats are its last 4 * count bytes)."""
-    datagrams: list[bytearray] = []
-    offsets: list[list[int]] = []
-    current = bytearray(osc.BUNDLE_HEAD)
-    slots: list[int] = []
+          max_datagram: int) -> tuple[bytearray, list[tuple[int, int]], list[int]]:
+    """Messages into bundles of at most `max_datagram` bytes, in order, back to back in one
+    buffer: the buffer, each bundle's (start, end), and the byte offset of every float slot
+    (a message's floats are its last 4 * count bytes)."""
+    buffer = bytearray(osc.BUNDLE_HEAD)
+    bounds: list[tuple[int, int]] = []
+    offsets: list[int] = []
+    start = 0
     for data, floats in messages:
         size = 4 + len(data)
         if len(osc.BUNDLE_HEAD) + size > max_datagram:
             raise ValueError(f"one VMC message of {size} bytes cannot fit {max_datagram}")
-        if len(current) + size > max_datagram:
-            datagrams.append(current)
-            offsets.append(slots)
-            current, slots = bytearray(osc.BUNDLE_HEAD), []
-        current += struct.pack(">i", len(data)) + data
-        end = len(current)
-        slots += [end - 4 * (floats - k) for k in range(floats)]
-    datagrams.append(current)
-    offsets.append(slots)
-    return datagrams, offsets
+        if len(buffer) - start + size > max_datagram:
+            bounds.append((start, len(buffer)))
+            start = len(buffer)
+            buffer += osc.BUNDLE_HEAD
+        buffer += struct.pack(">i", len(data)) + data
+        end = len(buffer)
+        offsets += [end - 4 * (floats - k) for k in range(floats)]
+    bounds.append((start, len(buffer)))
+    return buffer, bounds, offsets
 
 
-def _find_tracking(datagram: bytearray) -> int:
+def _find_tracking() -> int:
     """Offset of /VMC/Ext/OK's fourth int (tracking), the first message of the first bundle."""
     return len(osc.BUNDLE_HEAD) + 4 + len(osc.message(_OK, 1, 3, 0, 0)) - 4

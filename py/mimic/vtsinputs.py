@@ -82,7 +82,8 @@ class VtsInputs:
     """Turns one output frame into the values of VTube Studio's inputs and Mimic's own.
 
     Built once per model layout (string work), then `fill` runs every camera frame on Python
-    floats: two `tolist` calls and a few dozen arithmetic operations, no numpy calls."""
+    floats (lists, as the page's output frame has them, or arrays, turned into lists first):
+    a few dozen arithmetic operations, no numpy calls."""
 
     def __init__(self, names: Sequence[str] = ()) -> None:
         self.names = tuple(names)
@@ -111,9 +112,9 @@ class VtsInputs:
         clipping comprehension (conditionals, not min/max calls, which cost several times
         more): this runs every camera frame. A NaN never reaches the wire (it fails both
         comparisons, so it comes out as the lower bound)."""
-        a = arkit.tolist() if hasattr(arkit, "tolist") else list(arkit)
-        h = head.tolist() if hasattr(head, "tolist") else list(head)
-        w = weights.tolist() if hasattr(weights, "tolist") else list(weights)
+        a = arkit.tolist() if hasattr(arkit, "tolist") else arkit  # read only
+        h = head.tolist() if hasattr(head, "tolist") else head
+        w = weights.tolist() if hasattr(weights, "tolist") else list(weights)  # grown below
         (jaw, sml, smr, frl, frr, mleft, mright, bll, blr, inner, outl, outr, downl,
          downr, puff) = self._face(a)
         w.append(0.0)

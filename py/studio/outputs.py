@@ -24,8 +24,8 @@ from mimic.retarget import RULE_TARGETS, rule_weights
 from mimic.targets import group_of
 from mimic.voice import VISEMES
 
-__all__ = ["OUTPUT_MODULES", "OutputFrame", "OutputHub", "Sender", "hub", "register", "start",
-           "step"]
+__all__ = ["OUTPUT_MODULES", "Outbox", "OutputFrame", "OutputHub", "Sender", "hub", "register",
+           "start", "step"]
 
 OUTPUT_MODULES = ("studio.vmc", "studio.vts")
 HEAD_SLOTS = 5
@@ -47,6 +47,12 @@ class OutputFrame:
       targets (`mimic.retarget.RULE_TARGETS`). Replaced only when the model changes.
     - `groups`: tuple, "expression", "mouth" or "eyes" for each name.
     - `layout`: int, incremented whenever `names` changes: re-plan then, not per frame.
+    - `values`: float32 (len(names) + 58,): [weights | arkit | 0 | head], one vector, and
+      `floats`, the same as a list of Python floats, made once per frame for every output:
+      outputs work on Python floats (mimic.vmc, mimic.vtsinputs), since in the camera loop,
+      right after MediaPipe, each distinct numpy call costs tens of microseconds.
+      `weights`, `arkit` and `head` are views into `values`; all are replaced only when
+      `names` changes (`mimic.vmc.head_at` says where the head starts).
     - `weights`: float32 (len(names),), 0..1: the cleaned-up weights, with the microphone's
       visemes and the held hotkeys applied (a forced expression is 1 and the other
       expressions 0), eased to 0 while no face is in view, as the avatar does.
@@ -66,9 +72,12 @@ class OutputFrame:
         self.names: tuple[str, ...] = ()
         self.groups: tuple[str, ...] = ()
         self.layout = 0
-        self.weights = np.zeros(0, np.float32)
-        self.arkit = np.zeros(COUNT, np.float32)
-        self.head = np.zeros(HEAD_SLOTS, np.float32)
+        self.values = np.zeros(COUNT + 1 + HEAD_SLOTS, np.float32)
+        self.weights = self.values[:0]
+        self.arkit = self.values[:COUNT]
+        self.head = self.values[COUNT + 1:]
+        self.floats: list[float] = self.values.tolist()
+        self._memory = memoryview(self.values)  # its `tolist` is CPython's, not numpy's
         self.face = False
         self.winner: str | None = None
         self.t = 0.0
@@ -82,7 +91,7 @@ class OutputHub:
         self.senders: list[Any] = []
         self.hotkeys: Any = None  # studio.hotkeys.HotkeysView, set by `start`
         self.failed: set[tuple[int, str]] = set()
-        self.costs = np.zeros(COST_WINDOW, np.float64)  # seconds per `step`, a ring
+        self.costs = [0.0] * COST_WINDOW  # seconds per `step`, a ring (a list: no numpy call)
         self.steps = 0
         self._pipeline: Any = -1
         self._rules = np.zeros(len(RULE_TARGETS), np.float32)
@@ -105,7 +114,12 @@ class OutputHub:
         if names != f.names:
             f.names = names
             f.groups = tuple(group_of(n) for n in names)
-            f.weights = np.zeros(len(names), np.float32)
+            n = len(names)
+            values = np.zeros(n + COUNT + 1 + HEAD_SLOTS, np.float32)
+            values[n:] = f.values[len(f.weights):]  # the face and head carry on
+            f.values, f.weights = values, values[:n]
+            f.arkit, f.head = values[n:n + COUNT], values[n + COUNT + 1:]
+            f._memory = memoryview(values)
             f.layout += 1
             self._index = {n: i for i, n in enumerate(names)}
             found = [(i, k) for k, v in enumerate(VISEMES) for i, n in enumerate(names) if n == v]
@@ -184,6 +198,7 @@ class OutputHub:
         pose = getattr(avatar, "_pose", None) if avatar is not None else None
         if pose is not None and len(pose) == HEAD_SLOTS:
             f.head[:] = pose
+        f.floats = f._memory.tolist()
 
     def _voice(self, app: Any, pipeline: Any) -> None:
         """The microphone's mouth, as studio.avatar mixes it for the character."""
@@ -252,9 +267,9 @@ class OutputHub:
     def cost_us(self) -> list[float]:
         """[median, worst] microseconds per `step` over the last frames; for benchmarks."""
         costs = self.costs[:min(self.steps, COST_WINDOW)]
-        if not len(costs):
+        if not costs:
             return [0.0, 0.0]
-        return [float(np.median(costs)) * 1e6, float(costs.max()) * 1e6]
+        return [float(np.median(costs)) * 1e6, max(costs) * 1e6]
 
 
 def batched(run: Any, n: int) -> float:
@@ -269,6 +284,28 @@ def batched(run: Any, n: int) -> float:
             run()
         means.append((clock() - start) / BATCH * 1e6)
     return float(np.median(means))
+
+
+class Outbox:
+    """How much of each of a socket's attached buffers to send after this camera frame: an
+    Int32 per slot in memory the socket reads (web/socket.js `outbox`, `flushSockets`). A
+    frame's send is then a store here, not a call into JavaScript (~25 us in the camera
+    loop); the camera loop sends right after Python's frame. Only the newest frame's count
+    is kept: a slot posted twice before a flush goes out once, as it holds then."""
+
+    SLOTS = 4
+
+    def __init__(self) -> None:
+        self.memory = bytearray(4 * self.SLOTS)  # never resized: the socket keeps a view
+        self.counts = memoryview(self.memory).cast("i")
+
+    def attach(self, ws: Any) -> None:
+        ws.outbox(self.memory)
+
+    def post(self, slot: int, count: int = -1) -> None:
+        """Send the slot's first `count` bytes (-1: all of it, each message of it) after
+        this frame."""
+        self.counts[slot] = count
 
 
 hub = OutputHub()

@@ -3,8 +3,8 @@
 Every frame the avatar's face (studio.outputs) is encoded by mimic.vmc into a few OSC
 bundles and sent as binary WebSocket messages to serve.py's relay, which puts each on UDP to
 the receiving app. The JS side is one WebSocket run in a worker (bridge.openSocket: a send
-costs the camera loop a postMessage, not a network call) and one Uint8Array per datagram,
-made when the layout changes and refilled in place per frame (the send copies the bytes).
+costs the camera loop a copy into a shared ring, not a network call), handed the encoder's
+buffer once per layout with where each datagram ends; per frame one call sends them all.
 While off, nothing is registered and the frame loop does not see this module at all.
 """
 
@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy
+from pyodide.ffi import create_proxy, to_js
 
 from mimic.vmc import NAME_SETS, VmcEncoder
 from studio import outputs
@@ -50,7 +50,8 @@ class VmcOutput:
         self.layout = -1
         self.sent = 0
         self.frames = 0
-        self._send: Any = None
+        self.outbox = outputs.Outbox()
+        self._datagrams = 0  # per frame, in the encoder's buffer
         self.rate = 0.0
         self.lost = 0  # datagrams the socket could not hand over (its worker a ring behind)
         self.target = ""
@@ -65,18 +66,15 @@ class VmcOutput:
             return
         if frame.layout != self.layout or self.encoder is None:
             self._plan(frame)
-        datagrams = self.encoder.encode(frame.weights, frame.arkit, frame.head, frame.face,
-                                        frame.t)
-        send = self._send
-        for i in range(len(datagrams)):  # the socket reads each out of the encoder's own
-            send(i)
-        self.sent += len(datagrams)
+        self.encoder.fill(frame.floats, frame.face, frame.t)
+        self.outbox.post(0)  # the socket sends each datagram out of the buffer after the frame
+        self.sent += self._datagrams
         self.frames += 1
         if not self.frames % 30 and self.ws.bufferedAmount > MAX_BUFFERED:
             self._stalled()
 
     def time_encode(self, n: int = 300) -> float:
-        """Microseconds per `encode` of the current frame, alone (scripts/bench_output.py)."""
+        """Microseconds per `fill` of the current frame, alone (scripts/bench_output.py)."""
         import time
 
         f, enc = outputs.hub.frame, self.encoder
@@ -84,14 +82,15 @@ class VmcOutput:
             return 0.0
         start = time.perf_counter()
         for _ in range(n):
-            enc.encode(f.weights, f.arkit, f.head, f.face, f.t)
+            enc.fill(f.floats, f.face, f.t)
         return (time.perf_counter() - start) / n * 1e6
 
     def _plan(self, frame: outputs.OutputFrame) -> None:
         s = self.settings
-        self.encoder = VmcEncoder(frame.names, s["names"], s["perfect_sync"], s["head"])
-        for i, datagram in enumerate(self.encoder.datagrams):  # refilled in place per frame
-            self.ws.attach(i, datagram)
+        enc = VmcEncoder(frame.names, s["names"], s["perfect_sync"], s["head"])
+        ends = to_js([end for _, end in enc.bounds])
+        self.ws.attach(0, enc.buffer, ends)  # refilled in place per frame, sent as its slices
+        self.encoder, self._datagrams = enc, len(enc.bounds)
         self.layout = frame.layout
 
     # connection ---------------------------------------------------------------------------
@@ -108,7 +107,7 @@ class VmcOutput:
         ws.onmessage = self._proxy(lambda e: self._message(ws, e))
         ws.onclose = self._proxy(lambda _e: self._closed(ws))
         self.ws = ws
-        self._send = ws.sendAttached  # one bound JS function, called per datagram
+        self.outbox.attach(ws)
         self.encoder = None  # attached to this socket on the first frame (`_plan`)
         self.show()
 

@@ -16,6 +16,7 @@ from typing import Any
 import js
 from pyodide.ffi import create_proxy
 
+from mimic.blendshapes import COUNT
 from mimic.vts import DEFAULT_FADE_S, VtsSession
 from studio import outputs
 from studio.dom import by_id, clear, el, on, spawn
@@ -57,6 +58,8 @@ class VtsOutput:
         self._ws_send: Any = None
         self._ws_text: Any = None
         self._text = bytearray(TEXT_CAP)  # one message's UTF-8, refilled per message
+        self._frame_text = bytearray(TEXT_CAP)  # the frame's injection, sent after the frame
+        self.outbox: outputs.Outbox | None = None
         self._text_view = memoryview(self._text)
         self._handlers = (self._proxy(self._opened), self._proxy(self._message),
                           self._proxy(self._closed))
@@ -174,6 +177,9 @@ class VtsOutput:
         self.ws = ws
         self._ws_send = ws.send  # one bound method for the socket's life, not one per frame
         ws.attach(0, self._text)  # the socket reads each message out of it: one call each
+        ws.attach(1, self._frame_text, None, True)  # ... and each frame's injection from here
+        self.outbox = outputs.Outbox()  # ... after the frame, with no call (studio.outputs)
+        self.outbox.attach(ws)
         self._ws_text = ws.sendAttached
         ws.onopen, ws.onmessage, ws.onclose = self._handlers
         if self.session.state in ("off", "denied"):
@@ -259,6 +265,17 @@ class VtsOutput:
                 self._ws_send(m)
         self._count += len(messages)
 
+    def _post(self, message: str) -> None:
+        """This frame's injection, sent by the camera loop right after the frame (Outbox)."""
+        data = message.encode()
+        n = len(data)
+        if n > TEXT_CAP or self.outbox is None:
+            self._send([message])
+            return
+        self._frame_text[:n] = data
+        self.outbox.post(1, n)
+        self._count += 1
+
     # per frame -------------------------------------------------------------------------
     def send(self, frame: Any) -> None:
         """The registered sender: this frame's injection and expression switches."""
@@ -274,17 +291,23 @@ class VtsOutput:
         if self._busy:  # VTube Studio is not keeping up: drop frames rather than queue them
             self.dropped += 1
             return
-        self._send(s.frame(frame.arkit, frame.head, frame.weights, frame.face, frame.winner,
-                           frame.t))
+        v, n = frame.floats, len(frame.names)  # Python floats, no numpy call per frame
+        messages = s.frame(v[n:n + COUNT], v[n + COUNT + 1:], v[:n], frame.face, frame.winner,
+                           frame.t)
+        if messages:  # the injection first, then any expression switch
+            self._post(messages[0])
+            if len(messages) > 1:
+                self._send(messages[1:])
 
     def time_parts(self, frame: Any, n: int = 300) -> dict[str, float]:
-        """Microseconds per call of the session's frame and of handing its messages to the
-        socket, `frame` repeated (studio.outputs.time_parts; scripts/bench_vts.py)."""
+        """Microseconds per call of the session's frame and of posting its injection to the
+        socket's outbox, `frame` repeated (studio.outputs.time_parts; scripts/bench_vts.py)."""
         s = self.session
-        args = (frame.arkit, frame.head, frame.weights, frame.face, frame.winner, frame.t)
+        v, k = frame.floats, len(frame.names)
+        args = (v[k:k + COUNT], v[k + COUNT + 1:], v[:k], frame.face, frame.winner, frame.t)
         messages = s.frame(*args)
         return {"VtsSession.frame": outputs.batched(lambda: s.frame(*args), n),
-                "VtsOutput._send": outputs.batched(lambda: self._send(messages), n)}
+                "VtsOutput._post": outputs.batched(lambda: self._post(messages[0]), n)}
 
     def _on_tick(self) -> None:
         """Keep-alive (VTube Studio drops a parameter not sent for 1 s), retries, stats."""

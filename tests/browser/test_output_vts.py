@@ -7,6 +7,7 @@ stopped and started again while the camera keeps tracking."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,66 @@ def test_socket_sends_from_python_memory_in_order(app_url, ring):
         assert all(len(m["data"]["pad"]) == 1000 + (len(m["requestID"]) * 37) % 101
                    for m in sent)
         assert got == {"released": 2, "destroyed": 1, "copies": 1, "ring": ring, "dropped": 0}
+
+
+# The camera loop's path: Python writes its messages into attached buffers and how much to send
+# into the socket's outbox (an Int32 per slot); `flushSockets` (called after Python's frame)
+# sends them and clears the counts. A slot attached with its messages' ends goes out as one
+# message each. Stand-ins for the PyProxies as above; "growing" the memory detaches the views.
+OUTBOX_FLUSH = """async ([port, ring]) => {
+  const { OffThreadSocket, flushSockets } = await import("/web/socket.js");
+  const ws = new OffThreadSocket(`ws://127.0.0.1:${port}`, "", ring);
+  await new Promise((resolve) => { ws.onopen = resolve; });
+  let memory = new ArrayBuffer(8192);
+  const stand_in = (at, n, Kind) => ({ copy() { return this; }, destroy() {},
+    getBuffer() { return { data: new Kind(memory, at, n), release() {} }; } });
+  const bytes = new Uint8Array(memory, 1024);
+  const message = (id) => JSON.stringify({ apiName: "VTubeStudioPublicAPI", apiVersion: "1.0",
+    requestID: id, messageType: "APIStateRequest", data: {} });
+  const frame = ["p1", "p2", "p3"].map(message);
+  const encoded = new TextEncoder().encode(frame.join(""));
+  const ends = [];
+  let end = 0;
+  for (const m of frame) ends.push(end += m.length);
+  ws.attach(0, stand_in(1024, 2048, Uint8Array), ends, true);
+  ws.attach(1, stand_in(4096, 2048, Uint8Array), null, true);
+  ws.outbox(stand_in(0, 4, Int32Array));
+  const counts = () => new Int32Array(memory, 0, 4);
+  const single = new TextEncoder().encode(message("one") + "garbage after it");
+  flushSockets();  // nothing posted: nothing sent
+  bytes.set(encoded);
+  new Uint8Array(memory, 4096).set(single);
+  counts()[0] = -1;
+  counts()[1] = message("one").length;
+  flushSockets();
+  const cleared = Array.from(counts());
+  flushSockets();  // the counts were cleared: nothing sent twice
+  await new Promise((resolve) => setTimeout(resolve, 200));  // the worker waits again
+  const old = memory;
+  memory = new ArrayBuffer(8192);
+  structuredClone(old, { transfer: [old] });
+  new Uint8Array(memory, 1024).set(new TextEncoder().encode(["q1", "q2", "q3"].map(message)
+    .join("")));
+  new Int32Array(memory, 0, 4)[0] = -1;
+  flushSockets();  // both views taken again after the "growth"; the worker woken for them
+  window.__outboxSocket = ws;  // open until the test saw them (closing sends what is queued)
+  return { cleared, ring: !!ws.ring, dropped: ws.dropped };
+}"""
+
+
+@pytest.mark.parametrize("ring", [True, False], ids=["shared ring", "postMessage"])
+def test_camera_loop_flushes_what_python_posted_to_the_outbox(app_url, ring):
+    """A frame's messages leave when the camera loop flushes the outboxes: each message of
+    a slot posted whole, the first n bytes of one posted with n, nothing unposted, nothing
+    twice; the views are taken again after memory growth."""
+    with FakeVTS() as fake, harness.browser() as b:
+        page = b.new_page()
+        page.goto(app_url + "/web/stage.html")
+        got = page.evaluate(OUTBOX_FLUSH, [fake.port, ring])
+        assert fake.wait(lambda: len(fake.messages("APIStateRequest")) >= 7, 5)
+        page.evaluate("async () => { const { flushSockets } = await import('/web/socket.js');"
+                      " __outboxSocket.close(); flushSockets(); }")  # closed: not flushed
+        time.sleep(0.3)
+        sent = [m["requestID"] for m in fake.messages("APIStateRequest")]
+        assert sent == ["p1", "p2", "p3", "one", "q1", "q2", "q3"]
+        assert got == {"cleared": [0, 0, 0, 0], "ring": ring, "dropped": 0}

@@ -17,7 +17,9 @@ from mimic.vmc import (
     PERFECT_SYNC,
     VmcEncoder,
     blend_names,
+    head_at,
     head_quaternion,
+    source_size,
 )
 
 try:
@@ -159,18 +161,46 @@ def test_every_datagram_keeps_to_the_size_limit_with_many_custom_labels():
     assert names[15:55] == list(labels)  # 14 presets, Sneer, then the rest in order
 
 
-def test_frames_reuse_the_same_buffers_and_rewrite_only_values():
+def test_frames_reuse_one_buffer_and_rewrite_only_values():
     enc = VmcEncoder(TARGETS, head=True)
     weights, arkit = frame()
+    buffer = enc.buffer
     first = enc.encode(weights, arkit, (0, 0, 0), True, 1.0)
-    copies = [bytes(d) for d in first]
+    before = bytes(buffer)
     weights[TARGETS.index("sad")] = 0.5
-    second = enc.encode(weights, arkit, (0.3, 0, 0), True, 2.0)
-    assert all(a is b for a, b in zip(first, second, strict=True))
-    assert [len(d) for d in second] == [len(c) for c in copies]
-    assert bytes(second[0]) != copies[0]
-    vals = {v[0]: v[1] for a, _, v in all_messages(second) if a == "/VMC/Ext/Blend/Val"}
+    second = enc.encode(weights, arkit, (0.3, 0, 0), False, 2.0)
+    assert enc.buffer is buffer and len(buffer) == len(before)
+    assert [len(d) for d in second] == [len(d) for d in first]
+    assert b"".join(second) == bytes(buffer)  # the datagrams are the buffer's slices, in order
+    assert [b - a for a, b in enc.bounds] == [len(d) for d in second]
+    # exactly the words of T, the head's rotation, Sorrow's value and the tracking flag moved
+    changed = {i // 4 for i in range(len(buffer)) if buffer[i] != before[i]}
+    msgs = all_messages(second)
+    assert len(changed) <= 1 + 4 + 1 + 1
+    assert msgs[0] == ("/VMC/Ext/OK", ",iiii", [1, 3, 0, 0])
+    vals = {v[0]: v[1] for a, _, v in msgs if a == "/VMC/Ext/Blend/Val"}
     assert vals["Sorrow"] == pytest.approx(0.5)
+    assert [m[2][0] for m in msgs if m[0] == "/VMC/Ext/T"] == [pytest.approx(2.0)]
+
+
+def test_fill_reads_one_frame_vector_as_the_page_keeps_it():
+    enc = VmcEncoder(TARGETS, perfect_sync=True, head=True)
+    weights, arkit = frame()
+    weights[TARGETS.index("happy")] = 0.75
+    weights[TARGETS.index("sad")] = float("nan")  # never reaches the wire: sent as 0
+    arkit[INDEX["jawOpen"]] = 0.4
+    expected = [bytes(d) for d in enc.encode(weights, arkit, (0.25, 0.125, 0.0), True, 3.0)]
+    other = VmcEncoder(TARGETS, perfect_sync=True, head=True)
+    n = len(TARGETS)
+    values = np.zeros(source_size(n) + 2, np.float32)  # the page's frame: two gaze slots more
+    values[:n] = weights
+    values[n:n + COUNT] = arkit
+    values[head_at(n):] = (0.25, 0.125, 0.0, 0.5, 0.5)
+    other.fill(values.tolist(), True, 3.0)
+    assert [bytes(other.buffer[a:b]) for a, b in other.bounds] == expected
+    vals = {v[0]: v[1] for a, _, v in all_messages(expected) if a == "/VMC/Ext/Blend/Val"}
+    assert vals["Joy"] == pytest.approx(0.75) and vals["Sorrow"] == 0.0
+    assert vals["JawOpen"] == pytest.approx(0.4)
 
 
 def test_head_bone_in_unity_space():
