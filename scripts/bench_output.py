@@ -9,9 +9,11 @@ both on the wall clock. Fps: the page's processed camera frames per second, samp
 second, alternating off and on within the same page. Latency is split into the tracker's
 share (the frame's start to MediaPipe's blendshapes, the page's own timer) and the rest.
 Python per frame on the outputs two ways, as scripts/bench_core.py times the model: the
-output's parts (filling the frame; encoding and handing the datagrams to the socket worker)
-repeated on the last camera frame, and `studio.outputs`' own timer inside the live loop,
-where MediaPipe runs between frames and every frame starts with cold caches.
+output's parts (filling the frame; filling the datagrams and posting them to the socket's
+outbox) repeated on the last camera frame, and `studio.outputs`' own timer inside the live
+loop, where MediaPipe runs between frames and every frame starts with cold caches. Beside
+it, the JavaScript that hands the frame's datagrams to the socket worker right after
+Python's frame (web/socket.js `flushSockets`), timed in the live loop by the page.
 
 Usage: .venv/bin/python scripts/bench_output.py [--seconds 10] [--rounds 2]
 """
@@ -93,7 +95,7 @@ def sample_fps(page, seconds: int) -> list[float]:
 
 
 def js_send_us(page, seconds: float = 3.0) -> float:
-    """Handing one frame's datagram to the socket worker (web/socket.js), timed from JS alone
+    """Handing one frame's datagrams to the socket worker (web/socket.js), timed from JS alone
     at the camera's rate on the page's open socket (the share no Python can save)."""
     page.evaluate("""() => { const ws = mimicApp.vmc.ws; window.__sendTimes = [];
       window.__sendTimer = setInterval(() => { const t0 = performance.now();
@@ -126,6 +128,8 @@ def main() -> int:
     encode_us: list[float] = []
     parts: list[dict] = []
     track_ms: list[float] = []
+    wait_ms: list[float] = []
+    flush_us: list[float] = []
     send_us: list[float] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -150,6 +154,8 @@ def main() -> int:
                     offset_ms = page.evaluate("Date.now() - performance.now()")
                     fps_on += sample_fps(page, args.seconds)
                     track_ms.append(page.evaluate("mimicBridge.stats.trackMedianMs"))
+                    wait_ms.append(page.evaluate("mimicBridge.stats.waitMedianMs"))
+                    flush_us.append(page.evaluate("mimicBridge.stats.outputsJsMedianUs"))
                     for t, arrived in receiver.frames[first:]:
                         latencies.append(arrived * 1000.0 - (offset_ms + t * 1000.0))
                     python_us.append(page.evaluate("mimicApp.outputs.cost_us().toJs()")[0])
@@ -173,6 +179,8 @@ def main() -> int:
          latency, "ms", f"<= {BUDGET_MS:g}"),
         ("... of which tracking (frame start to MediaPipe's blendshapes), median", track, "ms",
          ""),
+        ("...... of which the frame waited for the page to run its callback",
+         statistics.median(wait_ms), "ms", ""),
         ("... the rest (Python, the socket worker, the relay, UDP)", latency - track, "ms", ""),
         ("VMC latency, worst", max(latencies), "ms", f"<= {BUDGET_MS:g}"),
         ("camera frames per second, VMC off", statistics.median(fps_off), "fps", ""),
@@ -182,11 +190,14 @@ def main() -> int:
         ("Python per frame on the outputs (fill + send), repeated, median", fill + vmc, "us",
          f"<= {BUDGET_US:g}"),
         ("... filling the output frame", fill, "us", ""),
-        ("... VMC: encoding and handing the datagrams over", vmc, "us", ""),
-        ("...... of which mimic.vmc encoding alone", statistics.median(encode_us), "us", ""),
+        ("... VMC: filling the datagrams and posting them to the outbox", vmc, "us", ""),
+        ("...... of which mimic.vmc filling the datagrams alone", statistics.median(encode_us),
+         "us", ""),
         ("Python per frame on the outputs in the live loop, median (last 256 frames)",
          statistics.median(python_us), "us", ""),
-        ("handing one datagram to the socket worker, timed from JS alone",
+        ("JS per frame handing the datagrams to the socket worker, in the live loop",
+         statistics.median(flush_us), "us", ""),
+        ("the same hand-over timed from JS alone, on a timer at the camera's rate",
          statistics.median(send_us), "us", ""),
     ]
     width = max(len(r[0]) for r in rows)

@@ -141,9 +141,9 @@ SENT_HOOK = """async () => {
   const decoder = new TextDecoder();
   const { MessageRing } = await import("/web/ring.js");
   const put = MessageRing.prototype.put;
-  MessageRing.prototype.put = function (src, text) {
+  MessageRing.prototype.put = function (src, text, wake) {
     if (text) note(decoder.decode(src.subarray(0, 200)));
-    return put.call(this, src, text);
+    return put.call(this, src, text, wake);
   };
   const send = Worker.prototype.postMessage;
   Worker.prototype.postMessage = function (msg) {
@@ -262,13 +262,13 @@ def main() -> None:
     print(f"| VtsSession.frame, CPython (us) | {cp_med:.1f} | p95 {cp_p95:.1f} |")
     def parts(runs: list[dict], label: str) -> None:
         got = {k: statistics.median(p[k] for p in runs) for k in runs[0]}
-        own = got["fill"] + got["VtsSession.frame"] + got["VtsOutput._send"]
+        own = got["fill"] + got["VtsSession.frame"] + got["VtsOutput._post"]
         print(f"| outputs' Python per camera frame, VTS on, {label}, repeated: filling the "
               f"output frame + the session's frame + handing its message over (us; budget "
               f"50) | {own:.1f} | |")
-        print(f"| ... filling the output frame / VtsSession.frame / VtsOutput._send (us) | "
+        print(f"| ... filling the output frame / VtsSession.frame / VtsOutput._post (us) | "
               f"{got['fill']:.1f} / {got['VtsSession.frame']:.1f} / "
-              f"{got['VtsOutput._send']:.1f} | |")
+              f"{got['VtsOutput._post']:.1f} | |")
         print(f"| ... the sender whole, {BATCHED} sends in a row (floods the socket worker) "
               f"(us) | {got['VtsOutput']:.1f} | |")
 

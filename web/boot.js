@@ -168,6 +168,8 @@ function runLoop(video, landmarker, bars) {
   const perf = $("perf");
   const timer = new FrameTimer(30); // about one second of frames
   const trackTimer = new FrameTimer(30); // the frame's start to its blendshapes: MediaPipe's share
+  const waitTimer = new FrameTimer(30); // ... of which the frame waited for this callback to run
+  const outputTimer = new FrameTimer(30); // handing the outputs' messages to their sockets, us
   let windowStart = performance.now();
   let windowFrames = 0;
   let skipped = 0;
@@ -176,6 +178,7 @@ function runLoop(video, landmarker, bars) {
     // and Python, which starts on this same thread, gets the time it needs to start sooner.
     if (!bridge.onFrame && stats.frames > 0 && ++skipped < STARTUP_FRAME_STEP) return nextFrame(video, step);
     skipped = 0;
+    waitTimer.add(performance.now() - now);
     const hasFace = landmarker.detect(video, now, bridge.scores);
     if (hasFace) bridge.matrix.set(landmarker.matrix);
     trackTimer.add(performance.now() - now);
@@ -197,7 +200,15 @@ function runLoop(video, landmarker, bars) {
         if (!stats.frameError) showError(`Live processing failed: ${err.message || err}`);
         stats.frameError = String(err.message || err);
       }
-      const us = (performance.now() - t0) * 1000;
+      const t1 = performance.now();
+      try {
+        bridge.flushOutputs(); // what Python left in the outputs' outboxes, sent now
+      } catch (err) {
+        if (!stats.outputError) console.error("output failed", err);
+        stats.outputError = String(err.message || err);
+      }
+      outputTimer.add((performance.now() - t1) * 1000);
+      const us = (t1 - t0) * 1000;
       stats.pythonUs = us;
       timer.add(us);
       stats.pythonFrames += 1;
@@ -212,6 +223,8 @@ function runLoop(video, landmarker, bars) {
       stats.fps = (windowFrames * 1000) / (now - windowStart);
       stats.pythonMedianUs = timer.median();
       stats.trackMedianMs = trackTimer.median();
+      stats.waitMedianMs = waitTimer.median();
+      stats.outputsJsMedianUs = outputTimer.median();
       perf.textContent = bridge.onFrame
         ? `Python ${Math.round(stats.pythonMedianUs)} µs/frame · ${stats.fps.toFixed(0)} fps`
         : "";
